@@ -1,0 +1,170 @@
+"""Prompt ranking: which files (and symbols) of a project matter for a piece of text.
+
+Evidence, combined per file:
+
+1. lexical — FTS5 BM25 over paths, symbol names, signatures and docstrings
+   (porter-stemmed, identifiers also indexed as their sub-words);
+2. named — identifiers and paths the text spells out (``TokenBucket``,
+   ``store.py``, ``index/builder``) matched exactly against symbol names and
+   file paths;
+3. graph — the seed scores spread two hops along import/reference edges
+   (``graph.spread``), so a file that the matching files depend on, or that
+   depends on them, rises too;
+4. prior — a small share of the query-independent centrality rank.
+
+Tests, generated and vendored files are down-weighted unless the text is
+about tests. The work per prompt is bounded by the number of FTS hits and the
+spread fan-out, not by the size of the repository.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from treerag.index.graph import spread
+from treerag.index.store import split_identifier
+
+if TYPE_CHECKING:
+    from treerag.index.loaded import LoadedProject
+
+__all__ = ["RankedFile", "Terms", "extract_terms", "rank_files"]
+
+FTS_LIMIT = 150
+SEEDS = 30
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATHLIKE = re.compile(r"[\w.\-]*[/\\][\w.\-/\\]+|[\w\-]+\.[A-Za-z]{1,5}\b")
+_TEST_WORDS = frozenset({"test", "tests", "testing", "spec", "specs", "pytest", "unittest", "fixture", "fixtures"})
+STOPWORDS = frozenset(
+    """a an and are as at be but by can could do does did for from has have how i if in into is it its
+    me my of on or our please should so some that the their them then there these this those to up us
+    use used using was we what when where which who why will with would you your file files code function
+    functions method methods class classes make makes made add adds change changes fix fixes work works
+    need needs want wants get gets set sets let show tell find look see new all any also just like
+    about there here than more most other only very thing things way does doesn't don't isn't project
+    implement implemented implementation handle handles handled happen happens""".split()
+)
+
+
+@dataclass(slots=True)
+class Terms:
+    words: list[str]  # lower-case content words (for FTS and symbol matching)
+    identifiers: list[str]  # identifiers as written, when they look like code (CamelCase, snake_case, dotted)
+    paths: list[str]  # path-like tokens
+    about_tests: bool
+
+
+@dataclass(slots=True)
+class RankedFile:
+    index: int
+    path: str
+    score: float
+    symbols: list[dict[str, Any]] = field(default_factory=list)
+
+
+def extract_terms(text: str) -> Terms:
+    paths = [p.strip("./\\").replace("\\", "/") for p in _PATHLIKE.findall(text)]
+    identifiers: list[str] = []
+    words: list[str] = []
+    for token in _WORD.findall(text):
+        if "_" in token.strip("_") or re.search(r"[a-z][A-Z]", token) or (token.isupper() and len(token) > 2):
+            identifiers.append(token)
+        for part in split_identifier(token):
+            if len(part) > 1 and part not in STOPWORDS:
+                words.append(part)
+    seen: set[str] = set()
+    unique = [w for w in words if not (w in seen or seen.add(w))]  # type: ignore[func-returns-value]
+    return Terms(words=unique[:40], identifiers=identifiers[:20], paths=paths[:10],
+                 about_tests=bool(_TEST_WORDS & set(unique)))
+
+
+def _fts_query(words: list[str]) -> str:
+    return " OR ".join(f'"{w}"' for w in words if w.isalnum())
+
+
+def rank_files(project: LoadedProject, text: str, limit: int = 10) -> list[RankedFile]:
+    terms = extract_terms(text)
+    if not terms.words and not terms.paths:
+        return []
+    seeds: dict[int, float] = {}
+
+    # 1. lexical
+    hits = project.store.search(_fts_query(terms.words), FTS_LIMIT)
+    if hits:
+        top = max(score for _, score in hits) or 1.0
+        for file_id, score in hits:
+            i = project.index_of_id.get(file_id)
+            if i is not None:
+                seeds[i] = seeds.get(i, 0.0) + score / top
+
+    # 2. named identifiers and paths
+    names = sorted({*terms.identifiers, *(w for w in terms.words if len(w) > 3)})
+    if names:
+        marks = ",".join("?" * len(names))
+        exact = {n.lower() for n in terms.identifiers}
+        for file_id, name in project.store.db.execute(
+            f"SELECT DISTINCT file_id, name FROM symbols WHERE name IN ({marks}) COLLATE NOCASE LIMIT 400", names
+        ):
+            i = project.index_of_id.get(file_id)
+            if i is not None:
+                seeds[i] = seeds.get(i, 0.0) + (1.0 if name.lower() in exact else 0.35)
+    for path in terms.paths:
+        for i in _path_matches(project, path):
+            seeds[i] = seeds.get(i, 0.0) + 1.5
+    stems = {w for w in terms.words if len(w) > 2}
+    if stems:
+        for i, score in list(seeds.items()):
+            stem = project.paths[i].rsplit("/", 1)[-1].split(".", 1)[0].lower()
+            if stem in stems or stem.rstrip("s") in stems:
+                seeds[i] = score + 0.5
+    if not seeds:
+        return []
+
+    # 3. graph spread from the strongest seeds
+    strongest = dict(sorted(seeds.items(), key=lambda kv: -kv[1])[:SEEDS])
+    spread_scores = spread(strongest, project.neighbours, hops=2, decay=0.35, fanout=30)
+
+    # 4. prior and penalties
+    max_rank = max(project.rank) if len(project.rank) else 1.0
+    final: dict[int, float] = {}
+    for i, score in spread_scores.items():
+        value = seeds.get(i, 0.0) + 0.6 * (score - strongest.get(i, 0.0)) + 0.15 * project.rank[i] / (max_rank or 1.0)
+        if project.is_test(i) and not terms.about_tests:
+            value *= 0.45
+        if project.is_generated(i):
+            value *= 0.3
+        final[i] = value
+    ordered = sorted(final.items(), key=lambda kv: (-kv[1], project.paths[kv[0]]))[:limit]
+    if not ordered:
+        return []
+    best = ordered[0][1] or 1.0
+    ranked = [RankedFile(i, project.paths[i], round(score / best, 4)) for i, score in ordered]
+    _attach_symbols(project, ranked, terms)
+    return ranked
+
+
+def _path_matches(project: LoadedProject, path: str) -> list[int]:
+    exact = project.index_of_path.get(path)
+    if exact is not None:
+        return [exact]
+    suffix = "/" + path
+    out = [i for i, p in enumerate(project.paths) if p.endswith(suffix) or p.rsplit(".", 1)[0].endswith(path)]
+    return out[:5]
+
+
+def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Terms, per_file: int = 6) -> None:
+    ids = [project.ids[r.index] for r in ranked]
+    by_file = project.store.symbols_for(ids)
+    wanted = set(terms.words) | {i.lower() for i in terms.identifiers}
+    for r, fid in zip(ranked, ids, strict=True):
+        scored = []
+        for name, qualname, kind, signature, doc, line, end_line in by_file.get(fid, []):
+            words = set(split_identifier(name)) | {name.lower()}
+            hit = len(words & wanted) + (2 if name.lower() in wanted else 0)
+            top_level = 1 if "." not in qualname else 0
+            scored.append((hit, top_level, -line, {"name": qualname, "kind": kind, "line": line,
+                                                     "end_line": end_line, "signature": signature, "doc": doc}))
+        scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))
+        chosen = [s[3] for s in scored[:per_file]]
+        r.symbols = sorted(chosen, key=lambda s: s["line"])

@@ -1,0 +1,86 @@
+"""``python -m treerag.daemon``: the daemon process itself, started lean.
+
+``treerag serve --headless`` execs this module (and ``--detach`` spawns it) so
+the daemon never pays for the CLI's imports (argparse and friends). Options::
+
+    --socket PATH      socket path (overrides config)
+    --log-file PATH    JSON-lines log (detached mode); text on stderr otherwise
+    --ready-fd N       write "ok" (or "error: ...") to this fd once listening
+    --http             also serve the HTTP hook endpoint
+
+Exit codes: 0 clean stop, 1 start-up failure, 4 another daemon already runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+EXIT_FAILURE = 1
+EXIT_ALREADY_RUNNING = 4
+
+
+def _parse(argv: list[str]) -> dict[str, str]:
+    opts: dict[str, str] = {}
+    it = iter(argv)
+    for arg in it:
+        if arg in ("--socket", "--log-file", "--ready-fd", "--log-level"):
+            opts[arg[2:]] = next(it, "")
+        elif arg == "--http":
+            opts["http"] = "1"
+        else:
+            raise SystemExit(f"treerag daemon: unknown option {arg!r}")
+    return opts
+
+
+def _report(fd: int, text: str) -> None:
+    if fd >= 0:
+        try:
+            os.write(fd, text.encode() + b"\n")
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = _parse(sys.argv[1:] if argv is None else argv)
+    ready_fd = int(opts.get("ready-fd", "-1") or -1)
+
+    from treerag.errors import DaemonAlreadyRunning, TreeragError
+
+    try:
+        from treerag.daemon.bootstrap import build_daemon
+
+        flags: dict[str, object] = {}
+        if opts.get("socket"):
+            flags["daemon.socket_path"] = opts["socket"]
+        if opts.get("log-level"):
+            flags["daemon.log_level"] = opts["log-level"]
+        if opts.get("http"):
+            flags["http.enabled"] = True
+        log_file = Path(opts["log-file"]) if opts.get("log-file") else None
+        daemon = build_daemon(flags, log_file=log_file)
+
+        import anyio
+
+        anyio.run(lambda: daemon.run(on_ready=lambda: _report(ready_fd, "ok")))
+    except DaemonAlreadyRunning as exc:
+        _report(ready_fd, f"error: {exc}")
+        print(f"treerag: {exc}", file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    except TreeragError as exc:
+        _report(ready_fd, f"error: {exc}")
+        print(f"treerag: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        _report(ready_fd, f"error: {exc}")
+        print(f"treerag: daemon failed to start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

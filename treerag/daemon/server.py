@@ -1,0 +1,238 @@
+"""The socket server: accept loop, peer check, framing detection, per-connection dispatch.
+
+Each connection is handled by one ``Connection``: it checks the peer's uid
+(SO_PEERCRED), picks the framing from the first byte, decodes requests, runs
+the handler from the method table and writes the reply. A malformed frame
+gets an error reply and the connection is closed (the stream cannot be
+resynchronised); a well-framed but invalid request, or an unknown method,
+gets an error reply and the connection stays open. A connection that sends
+nothing for ``read_timeout`` seconds is closed, unless it is subscribed.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import SocketAttribute, TaskGroup
+
+from treerag.daemon.methods import RequestContext
+from treerag.errors import PermissionDenied, ProtocolError, TreeragError
+from treerag.protocol import ErrorReply, Event, Response, decoder_for, encode, framing_for_first_byte, parse_request
+
+if TYPE_CHECKING:
+    from anyio.abc import Listener, SocketStream
+    from anyio.streams.memory import MemoryObjectSendStream
+
+    from treerag.daemon.app import Daemon
+    from treerag.protocol import Request
+
+__all__ = ["Connection", "peer_uid", "serve_listener"]
+
+logger = logging.getLogger(__name__)
+
+_PEERCRED = struct.Struct("3i")  # pid, uid, gid
+_RECV_SIZE = 65536
+_EVENT_QUEUE = 64  # events buffered per subscriber before the oldest are dropped
+
+
+def peer_uid(sock: socket.socket) -> tuple[int, int]:
+    """Return (pid, uid) of the process at the other end of a Unix socket."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    pid, uid, _gid = _PEERCRED.unpack(raw)
+    return pid, uid
+
+
+async def serve_listener(daemon: Daemon, listener: Listener[SocketStream], tg: TaskGroup) -> None:
+    """Accept forever; survive running out of file descriptors by backing off."""
+    backoff = 0.05
+    while True:
+        try:
+            stream = await listener.accept()
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                logger.warning("accept failed (%s); backing off %.2fs", exc.strerror, backoff)
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            raise
+        backoff = 0.05
+        tg.start_soon(Connection(daemon, stream).run)
+
+
+class Connection:
+    """One client connection, from the peer check to the last reply."""
+
+    def __init__(self, daemon: Daemon, stream: SocketStream) -> None:
+        self.daemon = daemon
+        self.stream = stream
+        self.framing = ""
+        self.peer_pid = 0
+        self.topics: set[str] = set()
+        self._send_lock = anyio.Lock()
+        self._events: MemoryObjectSendStream[Event] | None = None
+        self._tg: TaskGroup | None = None
+        self.closed = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        stats = self.daemon.stats
+        stats.connections_open += 1
+        stats.connections_total += 1
+        try:
+            if not self._peer_allowed():
+                await self._refuse()
+                return
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                try:
+                    await self._read_loop()
+                finally:
+                    self._stop_events()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError):
+            pass
+        except Exception:
+            logger.exception("connection handler failed")
+        finally:
+            self.closed = True
+            stats.connections_open -= 1
+            self.daemon.broadcast.unsubscribe(self)
+            await self.stream.aclose()
+
+    def _peer_allowed(self) -> bool:
+        sock = self.stream.extra(SocketAttribute.raw_socket)
+        try:
+            self.peer_pid, uid = peer_uid(sock)
+        except OSError:
+            return False
+        if uid == os.getuid():
+            return True
+        logger.warning("refused connection from uid %d (pid %d): not the daemon's user", uid, self.peer_pid)
+        self.daemon.stats.refused += 1
+        return False
+
+    async def _refuse(self) -> None:
+        err = PermissionDenied("this treerag daemon serves only its own user")
+        with anyio.move_on_after(1):
+            await self.stream.send(encode(ErrorReply(None, err.code, str(err)), "jsonl"))
+
+    # -- reading -------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        config = self.daemon.config
+        read_timeout = config.read_timeout_s
+        decoder = None
+        while True:
+            data = b""
+            deadline = float("inf") if self.topics else read_timeout
+            with anyio.move_on_after(deadline):
+                try:
+                    data = await self.stream.receive(_RECV_SIZE)
+                except anyio.EndOfStream:
+                    return
+            if not data:
+                if decoder is not None and decoder.pending:
+                    logger.info("closing connection with a partial frame after %.0fs of silence", read_timeout)
+                self.daemon.stats.timeouts += 1
+                return
+            if decoder is None:
+                self.framing = framing_for_first_byte(data[0])
+                decoder = decoder_for(self.framing, config.frame_limit_bytes)
+            try:
+                messages = decoder.feed(data)
+            except ProtocolError as exc:
+                self.daemon.stats.protocol_errors += 1
+                logger.info("closing connection: %s", exc)
+                await self.send(ErrorReply(None, exc.code, str(exc)))
+                return
+            for obj in messages:
+                await self._handle(obj)
+
+    async def _handle(self, obj: Any) -> None:
+        try:
+            request = parse_request(obj)
+        except TreeragError as exc:
+            self.daemon.stats.protocol_errors += 1
+            rid = obj.get("id") if isinstance(obj, dict) and type(obj.get("id")) is int else None
+            await self.send(ErrorReply(rid, exc.code, str(exc)))
+            return
+        try:
+            spec = self.daemon.methods.get(request.method)
+        except TreeragError as exc:
+            self.daemon.stats.errors += 1
+            await self.send(ErrorReply(request.id, exc.code, str(exc)))
+            return
+        if spec.inline:
+            await self._dispatch(spec.handler, request)
+        else:
+            assert self._tg is not None
+            self._tg.start_soon(self._dispatch, spec.handler, request)
+
+    async def _dispatch(self, handler: Any, request: Request) -> None:
+        daemon = self.daemon
+        started = time.perf_counter()
+        daemon.stats.in_flight += 1
+        try:
+            result = await handler(RequestContext(daemon, self, request.method), request.params)
+            reply: Response | ErrorReply = Response(request.id, result)
+        except TreeragError as exc:
+            daemon.stats.errors += 1
+            reply = ErrorReply(request.id, exc.code, str(exc))
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception:
+            daemon.stats.errors += 1
+            logger.exception("method %s failed", request.method)
+            reply = ErrorReply(request.id, "internal", f"internal error in {request.method}; see the daemon log")
+        finally:
+            daemon.stats.in_flight -= 1
+        daemon.stats.requests += 1
+        daemon.latency.record(request.method, time.perf_counter() - started)
+        await self.send(reply)
+
+    # -- writing -------------------------------------------------------------------
+
+    async def send(self, message: Response | ErrorReply | Event) -> None:
+        payload = encode(message, self.framing or "jsonl")
+        async with self._send_lock:
+            await self.stream.send(payload)
+
+    def start_events(self, topics: set[str]) -> None:
+        """Begin pushing events on this connection; called by the subscribe method."""
+        self.topics |= topics
+        if self._events is not None or self._tg is None:
+            return
+        send, receive = anyio.create_memory_object_stream[Event](_EVENT_QUEUE)
+        self._events = send
+
+        async def pump() -> None:
+            async with receive:
+                async for event in receive:
+                    await self.send(event)
+
+        self._tg.start_soon(pump)
+
+    def push(self, event: Event) -> bool:
+        """Queue an event without waiting; a full queue drops it (a slow reader never stalls the daemon)."""
+        if self._events is None:
+            return False
+        try:
+            self._events.send_nowait(event)
+        except anyio.WouldBlock:
+            self.daemon.stats.events_dropped += 1
+            return False
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return False
+        return True
+
+    def _stop_events(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None

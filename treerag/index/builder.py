@@ -1,0 +1,368 @@
+"""Build or update one project's index: scan → parse what changed → resolve → graph → rank → write.
+
+``build_index`` runs in an index worker process (never in the daemon: it
+imports the tree-sitter grammars). A full build scans the tree; an update is
+given the paths the watcher saw change. Either way a file is re-parsed only
+when its content hash changed, and everything is written in one SQLite
+transaction, so a kill -9 leaves the previous index intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from treerag.index.graph import pagerank
+from treerag.index.model import ParsedFile
+from treerag.index.store import EDGE_IMPORT, EDGE_REFERENCE, FLAG_ENTRY, FLAG_GENERATED, FLAG_TEST, Store, fts_text
+
+__all__ = ["BuildReport", "build_index", "classify_flags"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+HEAD_BYTES = 8192
+# A name defined in more files than this says nothing about which one a reference means.
+MAX_DEFINERS = 4
+_TEST_PATH = re.compile(
+    r"(^|/)(tests?|specs?|__tests__|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|Tests?\.java$|_spec\.rb$"
+)
+_GENERATED_PATH = re.compile(r"(_pb2\.py|\.pb\.go|\.generated\.\w+|_generated\.\w+|\.min\.js)$")
+_REFERENCE_KINDS = ("class", "function", "method", "interface", "struct", "enum", "trait", "type", "constant")
+
+
+@dataclass
+class BuildReport:
+    root: str
+    files: int = 0
+    symbols: int = 0
+    parsed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    languages: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    changed_paths: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def classify_flags(rel: str, parsed: ParsedFile | None) -> int:
+    flags = 0
+    if parsed is not None and parsed.is_entry:
+        flags |= FLAG_ENTRY
+    if _TEST_PATH.search(rel):
+        flags |= FLAG_TEST
+    if _GENERATED_PATH.search(rel):
+        flags |= FLAG_GENERATED
+    if rel.endswith("__main__.py"):
+        flags |= FLAG_ENTRY
+    return flags
+
+
+def build_index(
+    root: Path,
+    db_path: Path,
+    *,
+    paths: Iterable[str] | None = None,
+    max_file_bytes: int = 1 << 20,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Full build when ``paths`` is None, else an update of just those paths (files or directories)."""
+    from treerag.index.ignore import IgnoreRules
+    from treerag.index.scanner import classify_file, scan, sniff_head
+
+    started = time.perf_counter()
+    root = root.resolve()
+    report = BuildReport(root=str(root))
+    store = Store(db_path)
+    try:
+        known = store.file_states()
+        if paths is None:
+            result = scan(root, max_file_bytes=max_file_bytes, rules=IgnoreRules(root))
+            present = {f.rel: (f.size, f.mtime_ns) for f in result.files}
+            report.skipped = dict(result.skipped)
+            dirs: list[str] | None = list(result.dirs)
+            deleted = [p for p in known if p not in present]
+        else:
+            rules = IgnoreRules(root)
+            present, deleted = _stat_paths(
+                root, paths, known, lambda r, rel: classify_file(r, rel, rules=rules, max_file_bytes=max_file_bytes),
+                max_file_bytes,
+            )
+            dirs = None
+        candidates = [rel for rel, (size, mtime) in present.items() if _stat_changed(known.get(rel), size, mtime)]
+        _progress(progress, "parse", 0, len(candidates))
+
+        parsed: dict[str, tuple[ParsedFile, str, int, int]] = {}
+        touched_only: dict[str, tuple[int, int]] = {}
+        for i, rel in enumerate(candidates):
+            outcome = _read_and_parse(root, rel, known.get(rel), sniff_head)
+            if outcome is None:  # vanished, unreadable or secret
+                if rel in known:
+                    deleted.append(rel)
+                report.skipped["unreadable_or_secret"] = report.skipped.get("unreadable_or_secret", 0) + 1
+                continue
+            if outcome == "unchanged":
+                touched_only[rel] = present[rel]
+                continue
+            parsed[rel] = outcome  # type: ignore[assignment]
+            if progress is not None and i % 200 == 0:
+                _progress(progress, "parse", i, len(candidates))
+        report.parsed = len(parsed)
+        report.unchanged = len(present) - len(parsed)
+        report.deleted = len(deleted)
+        report.changed_paths = sorted([*parsed, *deleted])
+
+        _progress(progress, "write", 0, 1)
+        with store.transaction() as db:
+            paths_changed = _write_files(db, root, parsed, touched_only, deleted)
+            changed_ids = [db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()[0] for rel in parsed]
+            _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
+            _rebuild_reference_edges(db, changed_ids, [name for item in parsed.values() for name in _defined(item[0])])
+            _mark_package_entries(db, root)
+            _update_ranks(db, warm=paths is not None)
+            store.set_meta(db, root=str(root), built_at=time.time())
+            if dirs is not None:
+                store.set_meta(db, dirs=json.dumps(dirs))
+        counts = store.counts()
+        report.files, report.symbols = counts["files"], counts["symbols"]
+        report.languages = store.languages()
+    finally:
+        store.close()
+    report.seconds = round(time.perf_counter() - started, 4)
+    _progress(progress, "done", report.files, report.files)
+    return report
+
+
+def _progress(progress: Progress | None, phase: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(phase, done, total)
+
+
+def _stat_changed(known: tuple[int, int, int, str] | None, size: int, mtime: int) -> bool:
+    return known is None or known[1] != size or known[2] != mtime
+
+
+def _stat_paths(
+    root: Path,
+    paths: Iterable[str],
+    known: dict[str, tuple[int, int, int, str]],
+    classify_file: Callable[[Path, str], str | None],
+    max_file_bytes: int,
+) -> tuple[dict[str, tuple[int, int]], list[str]]:
+    """For an update: which of ``paths`` exist and are indexable, which known files are gone."""
+    present: dict[str, tuple[int, int]] = {}
+    deleted: list[str] = []
+    for rel in set(paths):
+        full = root / rel
+        try:
+            st = full.stat()
+        except OSError:
+            prefix = rel.rstrip("/") + "/"
+            deleted.extend(p for p in known if p == rel or p.startswith(prefix))
+            continue
+        if os.path.isdir(full):
+            continue  # directories come as their files
+        if classify_file(root, rel) is not None or st.st_size > max_file_bytes:
+            if rel in known:
+                deleted.append(rel)
+            continue
+        present[rel] = (st.st_size, st.st_mtime_ns)
+    return present, sorted(set(deleted))
+
+
+def _read_and_parse(
+    root: Path, rel: str, known: tuple[int, int, int, str] | None, sniff: Callable[[bytes], str | None]
+) -> tuple[ParsedFile, str, int, int] | str | None:
+    from treerag.index.parsing import parse_file
+
+    try:
+        with open(root / rel, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except OSError:
+        return None
+    verdict = sniff(data[:HEAD_BYTES])
+    if verdict is not None:
+        if verdict == "secret":
+            logger.info("skipping %s: it looks like it holds a secret", rel, extra={"reason": "secret"})
+        return None
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if known is not None and known[3] == digest:
+        return "unchanged"
+    return parse_file(rel, data), digest, st.st_size, st.st_mtime_ns
+
+
+def _defined(parsed: ParsedFile) -> list[str]:
+    return [s.name for s in parsed.symbols if s.kind in _REFERENCE_KINDS]
+
+
+def _write_files(
+    db: Any,
+    root: Path,
+    parsed: dict[str, tuple[ParsedFile, str, int, int]],
+    touched_only: dict[str, tuple[int, int]],
+    deleted: list[str],
+) -> bool:
+    """Apply file changes; return True when the set of paths changed (imports must be re-resolved)."""
+    paths_changed = bool(deleted)
+    for rel in deleted:
+        row = db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
+        if row is None:
+            continue
+        db.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
+        db.execute("DELETE FROM edges WHERE src=? OR dst=?", (row[0], row[0]))
+        db.execute("UPDATE imports SET resolved=NULL WHERE resolved=?", (row[0],))
+        db.execute("DELETE FROM files WHERE id=?", (row[0],))
+    for rel, (size, mtime) in touched_only.items():
+        db.execute("UPDATE files SET size=?, mtime_ns=? WHERE path=?", (size, mtime, rel))
+    for rel, (pf, digest, size, mtime) in parsed.items():
+        row = db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
+        flags = classify_flags(rel, pf)
+        if row is None:
+            paths_changed = True
+            fid = db.execute(
+                "INSERT INTO files(path, language, size, mtime_ns, hash, flags, doc) VALUES(?,?,?,?,?,?,?)",
+                (rel, pf.language, size, mtime, digest, flags, pf.doc[:300]),
+            ).lastrowid
+        else:
+            fid = row[0]
+            db.execute(
+                "UPDATE files SET language=?, size=?, mtime_ns=?, hash=?, flags=?, doc=? WHERE id=?",
+                (pf.language, size, mtime, digest, flags, pf.doc[:300], fid),
+            )
+            for table in ("symbols", "imports", "refs"):
+                db.execute(f"DELETE FROM {table} WHERE file_id=?", (fid,))
+            db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
+        db.executemany(
+            "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line) VALUES(?,?,?,?,?,?,?,?)",
+            [(fid, s.name, s.qualname, s.kind, s.signature, s.doc[:300], s.line, s.end_line) for s in pf.symbols],
+        )
+        db.executemany(
+            "INSERT INTO imports(file_id, target, line) VALUES(?,?,?)", [(fid, i.target, i.line) for i in pf.imports]
+        )
+        own = {s.name for s in pf.symbols}
+        db.executemany(
+            "INSERT OR IGNORE INTO refs(file_id, name) VALUES(?,?)",
+            [(fid, name) for name in pf.references if name not in own],
+        )
+        db.execute(
+            "INSERT INTO fts(rowid, path, names, signatures, docs) VALUES(?,?,?,?,?)",
+            (
+                fid,
+                fts_text(re.split(r"[/._\-]", rel)),
+                fts_text(s.qualname for s in pf.symbols),
+                " ".join(s.signature for s in pf.symbols)[:20000],
+                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc)])[:20000],
+            ),
+        )
+    return paths_changed
+
+
+def _resolve_imports(db: Any, root: Path, changed_ids: list[int], *, all_files: bool) -> None:
+    from treerag.index.resolve import ImportResolver
+
+    id_of = dict(db.execute("SELECT path, id FROM files"))
+    resolver = ImportResolver(list(id_of), root)
+    if all_files:
+        rows = db.execute("SELECT imports.rowid, files.path, files.language, target, line FROM imports "
+                          "JOIN files ON files.id = imports.file_id").fetchall()
+        db.execute("DELETE FROM edges WHERE kind=?", (EDGE_IMPORT,))
+    else:
+        rows = []
+        for fid in changed_ids:
+            rows += db.execute("SELECT imports.rowid, files.path, files.language, target, line FROM imports "
+                               "JOIN files ON files.id = imports.file_id WHERE file_id=?", (fid,)).fetchall()
+            db.execute("DELETE FROM edges WHERE src=? AND kind=?", (fid, EDGE_IMPORT))
+    from treerag.index.model import Import
+
+    updates = []
+    edges: dict[tuple[int, int], float] = {}
+    for rowid, path, language, target, line in rows:
+        dst_path = resolver.resolve(path, language, Import(target=target, line=line))
+        dst = id_of.get(dst_path) if dst_path else None
+        updates.append((dst, rowid))
+        if dst is not None and dst_path != path:
+            key = (id_of[path], dst)
+            edges[key] = edges.get(key, 0.0) + 1.0
+    db.executemany("UPDATE imports SET resolved=? WHERE rowid=?", updates)
+    db.executemany(
+        "INSERT OR REPLACE INTO edges(src, dst, kind, weight) VALUES(?,?,?,?)",
+        [(src, dst, EDGE_IMPORT, w) for (src, dst), w in edges.items()],
+    )
+
+
+def _rebuild_reference_edges(db: Any, changed_ids: list[int], defined_names: list[str]) -> None:
+    """Reference edges of changed files, and of files that use a name the changed files define."""
+    affected = set(changed_ids)
+    names = sorted(set(defined_names))
+    for i in range(0, len(names), 500):
+        chunk = names[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        affected.update(r[0] for r in db.execute(f"SELECT DISTINCT file_id FROM refs WHERE name IN ({marks})", chunk))
+    if not affected:
+        return
+    kinds = ",".join(f"'{k}'" for k in _REFERENCE_KINDS)
+    for fid in affected:
+        db.execute("DELETE FROM edges WHERE src=? AND kind=?", (fid, EDGE_REFERENCE))
+        rows = db.execute(
+            f"SELECT s.file_id, count(DISTINCT r.name) FROM refs r JOIN symbols s ON s.name = r.name "
+            f"WHERE r.file_id = ? AND s.file_id != ? AND s.kind IN ({kinds}) "
+            f"AND r.name IN (SELECT name FROM symbols WHERE kind IN ({kinds}) GROUP BY name "
+            f"HAVING count(DISTINCT file_id) <= {MAX_DEFINERS}) GROUP BY s.file_id",
+            (fid, fid),
+        ).fetchall()
+        db.executemany(
+            "INSERT OR REPLACE INTO edges(src, dst, kind, weight) VALUES(?,?,?,?)",
+            [(fid, dst, EDGE_REFERENCE, float(n)) for dst, n in rows],
+        )
+
+
+def _mark_package_entries(db: Any, root: Path) -> None:
+    """Entry points declared by packaging metadata: console scripts, package.json bin/main, Rust main."""
+    targets: set[str] = set()
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(errors="replace"))
+            scripts = {**data.get("project", {}).get("scripts", {}),
+                       **data.get("tool", {}).get("poetry", {}).get("scripts", {})}
+            for spec in scripts.values():
+                module = str(spec).split(":")[0].strip()
+                base = module.replace(".", "/")
+                targets.update({f"{base}.py", f"src/{base}.py", f"{base}/__init__.py", f"src/{base}/__init__.py"})
+        except (tomllib.TOMLDecodeError, OSError, AttributeError):
+            pass
+    package_json = root / "package.json"
+    if package_json.is_file():
+        try:
+            data = json.loads(package_json.read_text(errors="replace"))
+            bins = data.get("bin")
+            values = list(bins.values()) if isinstance(bins, dict) else [bins] if isinstance(bins, str) else []
+            values += [data[k] for k in ("main", "module") if isinstance(data.get(k), str)]
+            targets.update(os.path.normpath(v).lstrip("./") for v in values if isinstance(v, str))
+        except (ValueError, OSError):
+            pass
+    targets.update({"src/main.rs", "main.go", "manage.py"})
+    for rel in targets:
+        db.execute("UPDATE files SET flags = flags | ? WHERE path = ?", (FLAG_ENTRY, rel))
+
+
+def _update_ranks(db: Any, *, warm: bool) -> None:
+    ids = [r[0] for r in db.execute("SELECT id FROM files ORDER BY id")]
+    edges = db.execute("SELECT src, dst, kind, weight FROM edges").fetchall()
+    start = dict(db.execute("SELECT id, rank FROM files")) if warm else None
+    ranks = pagerank(ids, [(s, d, w if k == EDGE_IMPORT else 0.5 * w) for s, d, k, w in edges], start=start)
+    db.executemany("UPDATE files SET rank=? WHERE id=?", [(r, i) for i, r in ranks.items()])

@@ -1,0 +1,70 @@
+"""``python -m treerag.index.worker``: one index build or update in its own process.
+
+The daemon starts a worker per job so that parsers (tree-sitter grammars) and
+their memory never enter the daemon, and a crash or a hang costs one job, not
+the service. The worker lowers its priority, dies with its parent
+(PR_SET_PDEATHSIG), reads one JSON request on stdin and writes JSON lines on
+stdout: ``{"progress": {...}}`` while working, then ``{"result": report}`` or
+``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "run_job"]
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the daemon kills workers on shutdown instead
+
+
+def _emit(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def run_job(request: dict) -> dict:  # type: ignore[type-arg]
+    from treerag.index.builder import build_index
+
+    paths = request.get("paths")
+    report = build_index(
+        Path(request["root"]),
+        Path(request["db"]),
+        paths=paths,
+        max_file_bytes=int(request.get("max_file_bytes", 1 << 20)),
+        progress=lambda phase, done, total: _emit({"progress": {"phase": phase, "done": done, "total": total}}),
+    )
+    return report.to_dict()
+
+
+def main() -> int:
+    _die_with_parent()
+    try:
+        request = json.loads(sys.stdin.readline())
+        if request.get("nice"):
+            os.nice(int(request["nice"]))
+        _emit({"result": run_job(request)})
+        return 0
+    except Exception as exc:
+        from treerag.errors import TreeragError
+
+        code = exc.code if isinstance(exc, TreeragError) else "internal"
+        _emit({"error": {"code": code, "message": f"{type(exc).__name__}: {exc}"}})
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Runtime: which projects are loaded (ProjectManager), memory pressure, the task queue, and their methods."""

@@ -1,0 +1,204 @@
+"""Daemon methods for projects, queries, context and hooks, and the feature installer that wires them.
+
+``install(daemon)`` creates the ProjectManager, the ContextService and the
+HookHandler, registers their methods and metrics sampler, and runs the
+manager as a service in the root task group.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from treerag.context.cache import ContextCache
+from treerag.context.hooks import HookHandler
+from treerag.context.service import ContextService
+from treerag.errors import InvalidParams
+from treerag.runtime.projects import ProjectEntry, ProjectManager
+
+if TYPE_CHECKING:
+    from treerag.daemon.app import Daemon
+    from treerag.daemon.methods import RequestContext
+
+__all__ = ["install"]
+
+
+def _str(params: dict[str, Any], key: str, *, required: bool = True) -> str:
+    value = params.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise InvalidParams(f"'{key}' must be a non-empty string")
+    return value
+
+
+def _int(params: dict[str, Any], key: str, default: int, lo: int = 1, hi: int = 1000) -> int:
+    value = params.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise InvalidParams(f"'{key}' must be an integer from {lo} to {hi}")
+    return value
+
+
+class ProjectMethods:
+    def __init__(self, daemon: Daemon, manager: ProjectManager, context: ContextService, hooks: HookHandler) -> None:
+        self.daemon = daemon
+        self.manager = manager
+        self.context = context
+        self.hooks = hooks
+
+    def _entry(self, params: dict[str, Any]) -> ProjectEntry:
+        return self.manager.require(_str(params, "path"))
+
+    async def index(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Index (or re-index) the project at ``path``; ``wait`` false returns at once."""
+        path = Path(_str(params, "path")).expanduser()
+        if not path.is_absolute():
+            raise InvalidParams("'path' must be absolute")
+        known = self.manager.find(path)
+        entry = known if known is not None and known.root == path.resolve() else self.manager.entry_for_root(
+            path, create=True)
+        if params.get("wait", True) is False:
+            self.manager.spawn(self._index_background, entry)
+            return {"root": str(entry.root), "started": True}
+        return await self.manager.index(entry)
+
+    async def _index_background(self, entry: ProjectEntry) -> None:
+        from treerag.errors import TreeragError
+
+        try:
+            await self.manager.index(entry)
+        except TreeragError:
+            pass  # logged and recorded on the entry by the manager
+
+    async def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Every known project with its state, size and use."""
+        return {"projects": self.manager.records()}
+
+    async def remove(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Forget the project at ``path`` and delete its index."""
+        path = Path(_str(params, "path")).expanduser().resolve()
+        entry = self.manager.entry_for_root(path)
+        await self.manager.remove(entry)
+        return {"removed": str(entry.root)}
+
+    async def evict(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Unload the project at ``path`` from memory (its index stays on disk)."""
+        entry = self._entry(params)
+        self.manager.evict(entry, "requested")
+        return {"evicted": str(entry.root)}
+
+    async def evict_all_but_current(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Unload every project except the one of the latest request."""
+        current = self.manager.current
+        evicted = [str(e.root) for e in self.manager.loaded_entries()
+                   if e is not current and self.manager.evict(e, "requested: all but current")]
+        return {"evicted": evicted, "current": str(current.root) if current else None}
+
+    async def tree(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The project's directories and files (and symbols) down to ``depth``."""
+        entry = self._entry(params)
+        loaded = await self.manager.get_loaded(entry)
+        depth = _int(params, "depth", 100, 0, 100)
+        with_symbols = bool(params.get("symbols", False))
+        under = ""
+        if params.get("under"):
+            under = self.manager.resolve_inside(entry, _str(params, "under"))
+        nodes: list[dict[str, Any]] = []
+        seen_dirs: set[str] = set()
+        chosen = [i for i, p in enumerate(loaded.paths) if not under or p.startswith(under.rstrip("/") + "/")]
+        symbols = loaded.store.symbols_for([loaded.ids[i] for i in chosen]) if with_symbols else {}
+        for i in chosen:
+            path = loaded.paths[i]
+            parts = path.split("/")
+            for d in range(1, len(parts)):
+                directory = "/".join(parts[:d])
+                if directory not in seen_dirs and d - 1 <= depth:
+                    seen_dirs.add(directory)
+                    nodes.append({"path": directory, "kind": "dir", "depth": d - 1})
+            if len(parts) - 1 <= depth:
+                node: dict[str, Any] = {"path": path, "kind": "file", "depth": len(parts) - 1}
+                if with_symbols:
+                    node["symbols"] = [{"name": s[1], "kind": s[2], "line": s[5], "signature": s[3]}
+                                       for s in symbols.get(loaded.ids[i], [])]
+                nodes.append(node)
+        return {"root": str(entry.root), "files": loaded.files, "symbols": loaded.symbols, "tree": nodes}
+
+    async def query(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Files (and their best symbols) that match ``text``, ranked."""
+        started = time.perf_counter()
+        entry = self._entry(params)
+        result = await self.context.query(entry, _str(params, "text"), _int(params, "limit", 10))
+        self.daemon.latency.record("query", time.perf_counter() - started)
+        return result
+
+    async def context_text(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The exact text a hook would inject: ``kind`` session | prompt | file."""
+        started = time.perf_counter()
+        entry = self._entry(params)
+        kind = _str(params, "kind")
+        budget = _int(params, "budget", self.context.default_budget, 50, 100_000) if "budget" in params else None
+        if kind == "session":
+            text = await self.context.session(entry, compact=bool(params.get("compact")))
+        elif kind == "prompt":
+            text, _ = await self.context.prompt(entry, _str(params, "prompt"), budget)
+        elif kind == "file":
+            rel = self.manager.resolve_inside(entry, _str(params, "file"))
+            text = await self.context.file(entry, rel, budget)
+        else:
+            raise InvalidParams("'kind' must be session, prompt or file")
+        self.daemon.latency.record("context", time.perf_counter() - started)
+        return {"text": text}
+
+    async def hook(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer one Claude Code hook: ``event`` and the hook's ``payload``."""
+        started = time.perf_counter()
+        event = _str(params, "event")
+        payload = params.get("payload") or {}
+        if not isinstance(payload, dict):
+            raise InvalidParams("'payload' must be a map")
+        result = await self.hooks.handle(event, payload)
+        self.daemon.latency.record("hook", time.perf_counter() - started)
+        self.daemon.latency.record(f"hook.{event}", time.perf_counter() - started)
+        return result
+
+
+def install(daemon: Daemon) -> None:
+    config = daemon.full_config
+    from treerag.config import cache_dir
+
+    get = config.get if config is not None else (lambda key: None)
+    manager = ProjectManager(
+        cache_dir(),
+        publish=daemon.broadcast.publish,
+        max_file_bytes=int(get("index.max_file_bytes") or 1 << 20),
+        nice=int(get("index.nice") or 10),
+    )
+    cache = ContextCache(int(get("context.cache_entries") or 256))
+    context = ContextService(manager, cache, default_budget=int(get("context.budget_tokens") or 2000),
+                             max_chars=int(get("context.max_chars") or 9500))
+    hooks = HookHandler(manager, context)
+    methods = ProjectMethods(daemon, manager, context, hooks)
+    daemon.projects = manager  # type: ignore[attr-defined]
+    daemon.context = context  # type: ignore[attr-defined]
+    table = daemon.methods
+    table.register("project.index", methods.index, inline=False)
+    table.register("project.list", methods.list)
+    table.register("project.remove", methods.remove, inline=False)
+    table.register("project.evict", methods.evict)
+    table.register("project.evict_all_but_current", methods.evict_all_but_current)
+    table.register("project.tree", methods.tree)
+    table.register("query", methods.query)
+    table.register("context", methods.context_text)
+    table.register("hook", methods.hook)
+
+    async def run_manager(d: Daemon, task_status: Any) -> None:
+        await manager.service(task_status)
+
+    daemon.add_service(run_manager)
+    daemon.samplers.append(lambda: {
+        "projects": manager.records(),
+        "cache": cache.statistics(),
+        "hooks": hooks.statistics(),
+        "index": manager.statistics(),
+    })
