@@ -70,10 +70,11 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
-            return self.proc.wait(timeout)
+            self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(timeout)
+            self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
 
     def log_text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""
@@ -92,7 +93,7 @@ def start_daemon_process(
         pass_fds=(write_fd,),
         env=full_env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     os.close(write_fd)
@@ -103,7 +104,7 @@ def start_daemon_process(
     os.close(read_fd)
     if answer.strip() != "ok":
         proc.kill()
-        out, err = proc.communicate(timeout=5)
+        _, err = proc.communicate(timeout=5)
         raise RuntimeError(f"daemon did not start: {answer!r} {err.decode()[-2000:]} {log.read_text() if log.exists() else ''}")
     return DaemonProcess(socket=socket, proc=proc, log=log, env=full_env)
 

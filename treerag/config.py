@@ -232,7 +232,7 @@ def load_config(
     key_env = values.get("enrich.api_key_env", EnrichConfig.api_key_env)
     for name in unknown_env:
         if name != key_env:
-            hint = _suggest(name, [*_ENV_KEYS, *ENV_ALIASES, *_ENV_OTHER])
+            hint = _suggest(name, [*_ENV_KEYS, *ENV_ALIASES, *_ENV_OTHER], strip="TREERAG_")
             raise ConfigError(f"unknown treerag variable{hint}", source=name, key=name)
     return _build(values, sources)
 
@@ -328,24 +328,33 @@ def _from_text(key: str, raw: str, source: str) -> Any:
             value = kind(raw.strip())
         except ValueError:
             raise _bad(key, raw, source) from None
-    return _check(key, value, source)
+    return _check(key, value, source, shown=raw)
 
 
-def _check(key: str, value: Any, source: str) -> Any:
+def _check(key: str, value: Any, source: str, shown: object = None) -> Any:
+    """Choices and ranges; ``shown`` is what the user wrote, if it was text."""
+    shown = value if shown is None else shown
     choices = _CHOICES.get(key)
     if choices is not None and value not in choices:
-        raise _bad(key, value, source, "one of " + ", ".join(choices))
+        raise _bad(key, shown, source, "one of " + ", ".join(choices))
     if isinstance(value, int | float) and not isinstance(value, bool):
         lo, hi = _RANGES.get(key, (0, math.inf))
         if not (lo <= value <= hi and math.isfinite(value)):
             bounds = f">= {lo}" if hi == math.inf else f"from {lo} to {hi}"
-            raise _bad(key, value, source, f"{_EXPECTED[_TYPES[key]]} {bounds}")
+            raise _bad(key, shown, source, f"{_EXPECTED[_TYPES[key]]} {bounds}")
     return value
 
 
-def _suggest(word: str, candidates: Mapping[str, object] | list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or a key whose last part is ``word``."""
+def _suggest(word: str, candidates: Mapping[str, object] | list[str], strip: str = "") -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or a key whose last part is ``word``.
+
+    ``strip`` is a prefix all candidates share, left out of the comparison.
+    """
     names = list(candidates)
+    if strip:
+        tails = {n.removeprefix(strip): n for n in names}
+        match = difflib.get_close_matches(word.removeprefix(strip), tails, n=1, cutoff=0.6)
+        return f" (did you mean {tails[match[0]]!r}?)" if match else ""
     match = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     if not match:
         tail = word.rpartition(".")[2].lower()

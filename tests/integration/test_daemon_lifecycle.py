@@ -55,7 +55,7 @@ def test_second_instance_refuses(running_daemon):
 def test_stale_socket_is_replaced(short_dir):
     first = start_daemon_process(short_dir / "treerag.sock")
     first.proc.kill()  # SIGKILL: no cleanup, the socket file stays
-    first.proc.wait(5)
+    first.stop()
     assert first.socket.exists()
     second = start_daemon_process(short_dir / "treerag.sock")
     try:

@@ -242,8 +242,7 @@ def test_other_uid_is_refused(running_daemon):
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
             s = raw_connect(running_daemon.socket)
-            s.sendall(b'{"id":1,"method":"ping"}\n')
-            result = closed_or_error(s)
+            result = closed_or_error(s)  # the daemon answers the peer check before any request
             os.write(write_fd, result.encode())
         except BaseException as exc:  # report, never fall back into pytest
             os.write(write_fd, f"child-error {exc!r}".encode())

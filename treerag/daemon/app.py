@@ -77,6 +77,7 @@ class Daemon:
         self.services: list[Service] = []
         self.samplers: list[Callable[[], dict[str, Any]]] = []
         self._stop: anyio.Event | None = None
+        self.drained: anyio.Event  # set whenever no request is in flight; created in _serve
         self._lock = InstanceLock(config.socket_path.with_suffix(".pid"))
 
         from treerag.daemon import core
@@ -116,6 +117,7 @@ class Daemon:
         sock = self.config.socket_path
         prepare_socket_dir(sock.parent)
         self._lock.acquire(sock)
+        bound = False
         try:
             remove_stale_socket(sock)
             old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
@@ -123,11 +125,12 @@ class Daemon:
                 listener = await anyio.create_unix_listener(sock)
             finally:
                 os.umask(old_umask)
+            bound = True
             os.chmod(sock, 0o600)
             await self._serve(listener, on_ready)
         finally:
             try:
-                if sock.exists():
+                if bound and sock.exists():
                     sock.unlink()
             finally:
                 self._lock.release()
@@ -135,6 +138,8 @@ class Daemon:
 
     async def _serve(self, listener: Any, on_ready: Callable[[], None] | None) -> None:
         self._stop = anyio.Event()
+        self.drained = anyio.Event()
+        self.drained.set()
         async with anyio.create_task_group() as root:
             self.broadcast.attach(root)
             root.start_soon(self._watch_signals)
@@ -149,8 +154,10 @@ class Daemon:
                 logger.info("shutting down")
                 await listener.aclose()
                 with anyio.move_on_after(self.config.shutdown_grace_s):
-                    while self.stats.in_flight:
-                        await anyio.sleep(0.02)
+                    await self.drained.wait()
+                if self.stats.in_flight:
+                    logger.warning("cancelling %d requests still running after %.1fs", self.stats.in_flight,
+                                   self.config.shutdown_grace_s)
                 connections.cancel_scope.cancel()
             root.cancel_scope.cancel()
 

@@ -55,6 +55,8 @@ async def serve_listener(daemon: Daemon, listener: Listener[SocketStream], tg: T
     while True:
         try:
             stream = await listener.accept()
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return  # the daemon closed the listener: it is shutting down
         except OSError as exc:
             if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 logger.warning("accept failed (%s); backing off %.2fs", exc.strerror, backoff)
@@ -179,6 +181,7 @@ class Connection:
         daemon = self.daemon
         started = time.perf_counter()
         daemon.stats.in_flight += 1
+        daemon.drained = anyio.Event() if daemon.drained.is_set() else daemon.drained
         try:
             result = await handler(RequestContext(daemon, self, request.method), request.params)
             reply: Response | ErrorReply = Response(request.id, result)
@@ -193,6 +196,8 @@ class Connection:
             reply = ErrorReply(request.id, "internal", f"internal error in {request.method}; see the daemon log")
         finally:
             daemon.stats.in_flight -= 1
+            if daemon.stats.in_flight == 0:
+                daemon.drained.set()
         daemon.stats.requests += 1
         daemon.latency.record(request.method, time.perf_counter() - started)
         await self.send(reply)

@@ -138,7 +138,7 @@ class ImportResolver:
 
     @functools.cached_property
     def _js(self) -> _JavaScript:
-        configs = {}
+        configs: dict[str, _TsPaths] = {}
         for path in self._sorted:
             if posixpath.basename(path) in ("tsconfig.json", "jsconfig.json"):
                 text = self._read(path)
@@ -246,34 +246,34 @@ class _Python:
                     self._modules[name].append(_PythonModule(path, root, package))
 
     def resolve(self, importer: str, imp: Import) -> list[str]:
-        target = imp.target
+        """Submodules named by a from-import, then the module itself when some names are not submodules."""
         names = [n for n in imp.names if n != "*"]
-        if target.startswith("."):
-            dots = len(target) - len(target.lstrip("."))
-            base = posixpath.dirname(importer)
-            for _ in range(dots - 1):
-                base = posixpath.dirname(base) if base else ".."
-            if base == ".." or base.startswith("../"):
+        if imp.target.startswith("."):
+            directory = self._relative_directory(importer, imp.target)
+            if directory is None:
                 return []
-            module = posixpath.join(base, *target[dots:].split(".")) if target[dots:] else base
-
-            def find(dotted: str) -> str | None:
-                return self._file(posixpath.join(module, *dotted.split("."))) if dotted else self._file(module)
-
+            submodules = [p for n in names if (p := self._file(directory, n))]
+            module = self._file(directory)
         else:
+            submodules = [p for n in names if (p := self._lookup(importer, f"{imp.target}.{n}"))]
+            module = self._lookup(importer, imp.target)
+        if module is not None and (len(submodules) < len(names) or not names):
+            return [*submodules, module]
+        return submodules
 
-            def find(dotted: str) -> str | None:
-                return self._lookup(importer, f"{target}.{dotted}" if dotted else target)
+    @staticmethod
+    def _relative_directory(importer: str, target: str) -> str | None:
+        """``..a.b`` seen from ``pkg/sub/x.py`` → ``pkg/a/b`` (the module path, without extension)."""
+        dots = len(target) - len(target.lstrip("."))
+        directory = posixpath.dirname(importer)
+        for _ in range(dots - 1):
+            if not directory:
+                return None  # climbs out of the project
+            directory = posixpath.dirname(directory)
+        return posixpath.join(directory, *target[dots:].split(".")) if target[dots:] else directory
 
-        found = [p for name in names if (p := find(name))]
-        if len(found) < len(names) or not names:
-            package = find("")
-            if package:
-                found.append(package)
-        return found
-
-    def _file(self, stem: str) -> str | None:
-        stem = stem.removeprefix("./")
+    def _file(self, directory: str, name: str = "") -> str | None:
+        stem = posixpath.join(directory, name) if name else directory
         for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
             if candidate in self._paths:
                 return candidate
@@ -431,7 +431,6 @@ class _Rust:
         self._paths = paths
         self._crates = crates  # crate name -> src directory
         self._roots = {posixpath.dirname(p) for p in files if posixpath.basename(p) in self._CRATE_FILES}
-        self._roots.update(src for src in crates.values() if src in self._roots)
         self._modules: dict[tuple[str, tuple[str, ...]], str] = {}
         self._module_of: dict[str, tuple[str, tuple[str, ...]]] = {}
         for path in files:
@@ -461,6 +460,7 @@ class _Rust:
         segments = imp.target.split("::")
         head = segments[0]
         # (crate src directory, module the path starts from, shortest module prefix accepted)
+        bases: list[tuple[str, tuple[str, ...], int]]
         if head in self._crates:
             bases = [(self._crates[head], (), 0)]
             segments = segments[1:]
@@ -494,7 +494,7 @@ class _Rust:
 
     def _mod_file(self, importer: str, name: str) -> str | None:
         directory = posixpath.dirname(importer)
-        if posixpath.basename(importer) not in ("lib.rs", "main.rs", "mod.rs") and directory not in self._roots:
+        if posixpath.basename(importer) not in ("lib.rs", "main.rs", "mod.rs"):
             directory = importer[: -len(".rs")]
         for candidate in (posixpath.join(directory, f"{name}.rs"), posixpath.join(directory, name, "mod.rs")):
             if candidate in self._paths:

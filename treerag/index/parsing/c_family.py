@@ -1,5 +1,7 @@
 """C and C++: functions, prototypes, structs, unions, enums, typedefs, macros and ``const`` globals.
 
+Macros are UPPER_CASE ``#define`` with a value (include guards are not symbols).
+
 C++ adds classes, namespaces (a scope, not a symbol: ``geo::Point`` is
 ``geo.Point``), ``using`` aliases, in-class method declarations and
 out-of-class definitions (``int Lexer::next()`` is the method ``Lexer.next``).
@@ -21,7 +23,7 @@ from treerag.index.parsing.text import node_text, string_value
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-__all__ = ["C", "CPP"]
+__all__ = ["CPP", "C"]
 
 # ``{name}`` is what a declarator may name: an identifier in C; in C++ also a
 # field identifier (in-class), a qualified name (out-of-class) or an operator.
@@ -40,27 +42,22 @@ _CPP_NAME = """[(identifier) @name
 
 _DEFINITIONS = r"""
 (function_definition declarator: {function}) @definition.function
-(translation_unit (declaration declarator: {function}) @declaration.function)
+(declaration declarator: {function}) @declaration.function
 (struct_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.struct
 (union_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.struct
 (enum_specifier name: (type_identifier) @name body: (enumerator_list)) @definition.enum
 (type_definition declarator: (type_identifier) @name) @definition.type
-(preproc_def name: (identifier) @name (#match? @name "^_*[A-Z][A-Z0-9_]*$")) @definition.constant
-(translation_unit (declaration (type_qualifier) @_const
-  declarator: (init_declarator declarator: (identifier) @name)) @definition.constant
-  (#any-of? @_const "const" "constexpr"))
+(preproc_def name: (identifier) @name value: (_) (#match? @name "^_*[A-Z][A-Z0-9_]*$")) @definition.constant
+(declaration (type_qualifier) @_const
+  declarator: (init_declarator declarator: (identifier) @name)
+  (#any-of? @_const "const" "constexpr")) @definition.constant
 """
 
 _CPP_DEFINITIONS = r"""
 (class_specifier name: (type_identifier) @name body: (field_declaration_list)) @definition.class
 (namespace_definition name: (_) @name) @scope.module
 (alias_declaration name: (type_identifier) @name) @definition.type
-(field_declaration_list (field_declaration declarator: {function}) @declaration.function)
-(field_declaration_list (declaration declarator: {function}) @declaration.function)
-(namespace_definition body: (declaration_list (declaration declarator: {function}) @declaration.function))
-(declaration_list (declaration (type_qualifier) @_const
-  declarator: (init_declarator declarator: (identifier) @name)) @definition.constant
-  (#any-of? @_const "const" "constexpr"))
+(field_declaration declarator: {function}) @declaration.function
 """
 
 _TAGS = r"""
@@ -78,7 +75,6 @@ _TAGS = r"""
 
 _CPP_TAGS = r"""
 (qualified_identifier name: (identifier) @reference)
-(namespace_identifier) @reference
 """
 
 

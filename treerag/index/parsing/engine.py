@@ -174,7 +174,9 @@ def _collect(matches: list[tuple[int, dict[str, list[Node]]]]) -> tuple[list[_De
     return sorted(found.values(), key=lambda d: (d.start, -d.end, d.pattern)), tags
 
 
-def _symbols(spec: LanguageSpec, definitions: list[_Definition], data: bytes, comments: _LeadingComments) -> list[Symbol]:
+def _symbols(
+    spec: LanguageSpec, definitions: list[_Definition], data: bytes, comments: _LeadingComments
+) -> list[Symbol]:
     symbols: list[Symbol] = []
     declarations: list[Symbol] = []
     stack: list[tuple[int, str, str]] = []  # (end byte, qualname, kind) of enclosing definitions

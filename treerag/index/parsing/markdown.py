@@ -84,7 +84,7 @@ def _first_text(lines: list[str], start: int, stop: int) -> str:
         stripped = line.strip()
         if _FENCE.match(line):
             fence = not fence
-        elif stripped and not fence and not _SETEXT.match(line):
+        elif stripped and not fence and not _SETEXT.match(line) and not line.startswith(("    ", "\t")):
             return collapse(stripped)
     return ""
 

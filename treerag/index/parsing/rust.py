@@ -105,8 +105,8 @@ def _use_tree(node: Node, prefix: str) -> Iterator[tuple[str, list[str]]]:
             if child.type not in ("identifier", "self", "crate", "super"):
                 yield from _use_tree(child, prefix)
     else:
-        path = _path(prefix, "".join(node_text(node).split()))
-        yield path, [path.rpartition("::")[2]]
+        target = _path(prefix, "".join(node_text(node).split()))
+        yield target, [target.rpartition("::")[2]]
 
 
 def _path(prefix: str, tail: str) -> str:

@@ -101,9 +101,10 @@ def signature(node: Node, data: bytes, prefix: str = "") -> str:
     else:
         end = min(_header_end(node, body), start + _SIGNATURE_SCAN)
         text = data[start:end].decode("utf-8", "replace")
-        tail = data[body.end_byte : node.end_byte].decode("utf-8", "replace").strip(" \t\r\n;")
-        if tail and len(tail) < MAX_SIGNATURE:
-            text = f"{text} {{…}} {tail}"
+        if body.parent != node:  # a body nested in the declaration may have the name after it
+            tail = data[body.end_byte : node.end_byte].decode("utf-8", "replace").strip(" \t\r\n;")
+            if tail and len(tail) < MAX_SIGNATURE:
+                text = f"{text} {{…}} {tail}"
     text = collapse(prefix + text, MAX_SIGNATURE + 8).rstrip(" {:;")
     return collapse(text.removesuffix("=>"))
 
