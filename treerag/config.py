@@ -211,12 +211,12 @@ def load_config(
     unknown_env: list[str] = []
     by_key: dict[str, str] = {}
     for name in sorted(n for n in env if n.startswith("TREERAG_")):
-        key = _ENV_KEYS.get(name) or ENV_ALIASES.get(name)
-        if key is None:
+        target = _ENV_KEYS.get(name) or ENV_ALIASES.get(name)
+        if target is None:
             if name not in _ENV_OTHER:
                 unknown_env.append(name)
-        elif name in _ENV_KEYS or key not in by_key:  # the full name beats an alias
-            by_key[key] = name
+        elif name in _ENV_KEYS or target not in by_key:  # the full name beats an alias
+            by_key[target] = name
     for key, name in by_key.items():
         values[key], sources[key] = _from_text(key, env[name], name), f"env:{name}"
 
@@ -226,15 +226,18 @@ def load_config(
         flag = _FLAG_NAMES.get(key, f"--{key}")
         if key not in _TYPES:
             raise ConfigError(f"unknown key {key!r}{_suggest(key, _TYPES)}", source=f"flag {flag}", key=key)
-        coerce = _from_text if isinstance(value, str) else _from_toml
-        values[key], sources[key] = coerce(key, value, f"flag {flag}"), f"flag:{flag}"
+        if isinstance(value, str):
+            values[key] = _from_text(key, value, f"flag {flag}")
+        else:
+            values[key] = _from_toml(key, value, f"flag {flag}")
+        sources[key] = f"flag:{flag}"
 
-    key_env = values.get("enrich.api_key_env", EnrichConfig.api_key_env)
+    config = _build(values, sources)
     for name in unknown_env:
-        if name != key_env:
+        if name != config.enrich.api_key_env:  # the variable holding the API key may be a TREERAG_ one
             hint = _suggest(name, [*_ENV_KEYS, *ENV_ALIASES, *_ENV_OTHER], strip="TREERAG_")
             raise ConfigError(f"unknown treerag variable{hint}", source=name, key=name)
-    return _build(values, sources)
+    return config
 
 
 def _build(values: Mapping[str, Any], sources: Mapping[str, str]) -> Config:

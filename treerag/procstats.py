@@ -25,7 +25,8 @@ def process_stats(pid: int | None = None, children: bool = True) -> dict[str, An
     ``rss_bytes`` is VmRSS (what ``ps -o rss`` shows), ``uss_bytes`` the unique set
     size (None if the kernel will not tell), ``cpu_percent`` of one core since the
     previous call for that pid (0.0 on the first). Raises ProcessLookupError if
-    ``pid`` does not exist. About 0.1 ms, plus ~0.2 ms for the USS.
+    ``pid`` does not exist, PermissionError if it is not ours to inspect. About
+    0.4 ms, 0.25 ms of it the USS (``/proc/PID/smaps_rollup``).
     """
     import psutil
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_describe_lists_every_key_with_value_and_source(write_config: WriteConfi
     assert rows["index.workers"] == (3, "env:TREERAG_INDEX_WORKERS")
     assert rows["resources.memory_limit_mb"] == (70, f"file:{path}")
     assert rows["context.budget_tokens"] == (2000, "default")
-    assert [key for key, _, _ in config.describe()][0] == "daemon.socket_path"
+    assert next(key for key, _, _ in config.describe()) == "daemon.socket_path"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,8 @@ def test_describe_lists_every_key_with_value_and_source(write_config: WriteConfi
                      id="section-typo"),
         pytest.param("[gui]\ntheme = 'dark'\n", "unknown section [gui]", id="section-unknown"),
         pytest.param("memory_limit_mb = 5\n",
-                     "unknown key 'memory_limit_mb' (did you mean 'resources.memory_limit_mb'?)", id="key-outside-section"),
+                     "unknown key 'memory_limit_mb' (did you mean 'resources.memory_limit_mb'?)",
+                     id="key-outside-section"),
         pytest.param("daemon = 5\n", "'daemon' must be a table", id="section-not-a-table"),
         pytest.param("[daemon.extra]\nx = 1\n", "unknown key 'daemon.extra'", id="nested-table"),
     ],
@@ -278,7 +280,7 @@ def test_toml_syntax_error_names_file_and_line(write_config: WriteConfig, text: 
 def test_file_that_is_not_utf8(write_config: WriteConfig) -> None:
     path = write_config("")
     path.write_bytes(b"[daemon]\nlog_level = '\xff'\n")
-    with pytest.raises(ConfigError, match="not UTF-8|invalid TOML"):
+    with pytest.raises(ConfigError, match=r"^.*config\.toml: not UTF-8 \("):
         load_config(env={}, path=path)
 
 
@@ -312,7 +314,7 @@ def test_config_is_frozen_and_get_rejects_unknown_keys() -> None:
     config = Config()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.daemon = None  # type: ignore[misc]
-    with pytest.raises(KeyError, match="did you mean 'daemon.log_level'"):
+    with pytest.raises(KeyError, match=re.escape("did you mean 'daemon.log_level'")):
         config.get("daemon.log_levl")
 
 

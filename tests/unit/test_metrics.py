@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -106,10 +107,10 @@ def test_gauge_across_threads() -> None:
 def test_bucket_layout() -> None:
     assert len(HISTOGRAM_BOUNDS) == 33
     assert HISTOGRAM_BOUNDS[0] == 1e-6 and HISTOGRAM_BOUNDS[-1] == 100.0
-    assert all(a < b for a, b in zip(HISTOGRAM_BOUNDS, HISTOGRAM_BOUNDS[1:]))
+    assert all(a < b for a, b in itertools.pairwise(HISTOGRAM_BOUNDS))
     for decade in range(8):  # four buckets per decade, each ~10^(1/4) wide
         assert HISTOGRAM_BOUNDS[4 * decade + 4] == pytest.approx(HISTOGRAM_BOUNDS[4 * decade] * 10)
-    ratios = [b / a for a, b in zip(HISTOGRAM_BOUNDS, HISTOGRAM_BOUNDS[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(HISTOGRAM_BOUNDS)]
     assert all(1.6 < r < 1.9 for r in ratios)
 
 
@@ -313,6 +314,9 @@ def test_custom_quantile_names() -> None:
     t = LatencyTracker(quantiles=(0.5, 0.9, 0.999))
     t.record("op", 1.0)
     assert {"p50", "p90", "p99.9"} <= set(t.percentiles("op"))
+    _, _, samples = parse_prometheus(MetricsRegistry(t).to_prometheus())
+    assert {labels for name, labels, _ in samples if name == "treerag_latency_seconds"} == {
+        'op="op",quantile="0.5"', 'op="op",quantile="0.9"', 'op="op",quantile="0.999"'}
 
 
 def test_concurrent_records_lose_nothing() -> None:
@@ -488,12 +492,12 @@ def test_process_stats_for_this_process() -> None:
     while time.process_time() < deadline:  # burn CPU so the next reading has something to show
         pass
     second = process_stats()
-    assert second["cpu_percent"] > 10
+    assert second["cpu_percent"] > 0  # 0.2 s of CPU since the first call (how much per wall second depends on load)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="compares with /proc")
 def test_process_stats_counts_child_processes() -> None:
-    code = "import sys; b = bytearray(40_000_000); print('ready', flush=True); sys.stdin.read()"
+    code = "import sys; b = b'x' * 40_000_000; print('ready', flush=True); sys.stdin.read()"
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None and child.stdout.readline() == b"ready\n"

@@ -35,6 +35,7 @@ FTS_LIMIT = 150
 SEEDS = 30
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[\w.\-]*[/\\][\w.\-/\\]+|[\w\-]+\.[A-Za-z]{1,5}\b")
+_DEFINITION_KINDS = frozenset({"class", "function", "interface", "struct", "trait", "enum", "type"})
 _TEST_WORDS = frozenset({"test", "tests", "testing", "spec", "specs", "pytest", "unittest", "fixture", "fixtures"})
 STOPWORDS = frozenset(
     """a an and are as at be but by can could do does did for from has have how i if in into is it its
@@ -162,7 +163,7 @@ def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Ter
         for name, qualname, kind, signature, doc, line, end_line in by_file.get(fid, []):
             words = set(split_identifier(name)) | {name.lower()}
             hit = len(words & wanted) + (2 if name.lower() in wanted else 0)
-            top_level = 1 if "." not in qualname else 0
+            top_level = (1 if "." not in qualname else 0) + (1 if kind in _DEFINITION_KINDS else 0)
             scored.append((hit, top_level, -line, {"name": qualname, "kind": kind, "line": line,
                                                      "end_line": end_line, "signature": signature, "doc": doc}))
         scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))

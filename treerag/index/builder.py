@@ -38,6 +38,14 @@ _TEST_PATH = re.compile(
     r"(^|/)(tests?|specs?|__tests__|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|Tests?\.java$|_spec\.rb$"
 )
 _GENERATED_PATH = re.compile(r"(_pb2\.py|\.pb\.go|\.generated\.\w+|_generated\.\w+|\.min\.js)$")
+# References only count between languages that can call each other.
+_FAMILIES = {
+    "javascript": ("javascript", "typescript", "tsx"),
+    "typescript": ("javascript", "typescript", "tsx"),
+    "tsx": ("javascript", "typescript", "tsx"),
+    "c": ("c", "cpp"),
+    "cpp": ("c", "cpp"),
+}
 _REFERENCE_KINDS = ("class", "function", "method", "interface", "struct", "enum", "trait", "type", "constant")
 
 
@@ -128,7 +136,8 @@ def build_index(
         _progress(progress, "write", 0, 1)
         with store.transaction() as db:
             paths_changed = _write_files(db, root, parsed, touched_only, deleted)
-            changed_ids = [db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()[0] for rel in parsed]
+            id_of = dict(db.execute("SELECT path, id FROM files"))
+            changed_ids = [id_of[rel] for rel in parsed]
             _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
             _rebuild_reference_edges(db, changed_ids, [name for item in parsed.values() for name in _defined(item[0])])
             _mark_package_entries(db, root)
@@ -305,29 +314,47 @@ def _resolve_imports(db: Any, root: Path, changed_ids: list[int], *, all_files: 
 
 
 def _rebuild_reference_edges(db: Any, changed_ids: list[int], defined_names: list[str]) -> None:
-    """Reference edges of changed files, and of files that use a name the changed files define."""
+    """Reference edges of changed files, and of files that use a name the changed files define.
+
+    Cost is proportional to the affected files' references and the definitions of those names.
+    """
     affected = set(changed_ids)
-    names = sorted(set(defined_names))
-    for i in range(0, len(names), 500):
-        chunk = names[i : i + 500]
+    for chunk in _chunks(sorted(set(defined_names)), 500):
         marks = ",".join("?" * len(chunk))
         affected.update(r[0] for r in db.execute(f"SELECT DISTINCT file_id FROM refs WHERE name IN ({marks})", chunk))
     if not affected:
         return
+    language_of = dict(db.execute("SELECT id, language FROM files"))
+    refs: dict[int, list[str]] = {}
+    for chunk in _chunks(sorted(affected), 500):
+        marks = ",".join("?" * len(chunk))
+        for fid, name in db.execute(f"SELECT file_id, name FROM refs WHERE file_id IN ({marks})", chunk):
+            refs.setdefault(fid, []).append(name)
+    names = sorted({n for ns in refs.values() for n in ns})
+    definers: dict[str, set[int]] = {}
     kinds = ",".join(f"'{k}'" for k in _REFERENCE_KINDS)
-    for fid in affected:
-        db.execute("DELETE FROM edges WHERE src=? AND kind=?", (fid, EDGE_REFERENCE))
-        rows = db.execute(
-            f"SELECT s.file_id, count(DISTINCT r.name) FROM refs r JOIN symbols s ON s.name = r.name "
-            f"WHERE r.file_id = ? AND s.file_id != ? AND s.kind IN ({kinds}) "
-            f"AND r.name IN (SELECT name FROM symbols WHERE kind IN ({kinds}) GROUP BY name "
-            f"HAVING count(DISTINCT file_id) <= {MAX_DEFINERS}) GROUP BY s.file_id",
-            (fid, fid),
-        ).fetchall()
-        db.executemany(
-            "INSERT OR REPLACE INTO edges(src, dst, kind, weight) VALUES(?,?,?,?)",
-            [(fid, dst, EDGE_REFERENCE, float(n)) for dst, n in rows],
-        )
+    for chunk in _chunks(names, 500):
+        marks = ",".join("?" * len(chunk))
+        for name, fid in db.execute(
+            f"SELECT name, file_id FROM symbols WHERE kind IN ({kinds}) AND name IN ({marks})", chunk
+        ):
+            definers.setdefault(name, set()).add(fid)
+    for chunk in _chunks(sorted(affected), 500):
+        marks = ",".join("?" * len(chunk))
+        db.execute(f"DELETE FROM edges WHERE kind={EDGE_REFERENCE} AND src IN ({marks})", chunk)
+    rows = []
+    for fid, used in refs.items():
+        family = _FAMILIES.get(language_of.get(fid, ""), (language_of.get(fid, ""),))
+        counts: dict[int, int] = {}
+        for name in used:
+            files = definers.get(name)
+            if not files or len(files) > MAX_DEFINERS:
+                continue
+            for dst in files:
+                if dst != fid and language_of.get(dst) in family:
+                    counts[dst] = counts.get(dst, 0) + 1
+        rows.extend((fid, dst, EDGE_REFERENCE, float(n)) for dst, n in counts.items())
+    db.executemany("INSERT OR REPLACE INTO edges(src, dst, kind, weight) VALUES(?,?,?,?)", rows)
 
 
 def _mark_package_entries(db: Any, root: Path) -> None:
@@ -364,5 +391,11 @@ def _update_ranks(db: Any, *, warm: bool) -> None:
     ids = [r[0] for r in db.execute("SELECT id FROM files ORDER BY id")]
     edges = db.execute("SELECT src, dst, kind, weight FROM edges").fetchall()
     start = dict(db.execute("SELECT id, rank FROM files")) if warm else None
-    ranks = pagerank(ids, [(s, d, w if k == EDGE_IMPORT else 0.5 * w) for s, d, k, w in edges], start=start)
+    weighted = [(s, d, w if k == EDGE_IMPORT else 0.5 * w) for s, d, k, w in edges]
+    ranks = pagerank(ids, weighted, start=start, iterations=8 if warm else 30)
     db.executemany("UPDATE files SET rank=? WHERE id=?", [(r, i) for i, r in ranks.items()])
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

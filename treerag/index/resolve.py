@@ -52,6 +52,7 @@ import json
 import logging
 import posixpath
 import re
+import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -76,7 +77,6 @@ _C_EXTENSIONS = frozenset(
     {".h", ".hh", ".hpp", ".hxx", ".h++", ".inc", ".inl", ".ipp", ".tcc", ".def", ".c", ".cc", ".cpp", ".cxx"}
 )
 _GO_MODULE = re.compile(r"^\s*module\s+\"?([^\s\"]+)", re.MULTILINE)
-_CARGO_NAME = re.compile(r"^\s*name\s*=\s*\"([^\"]+)\"", re.MULTILINE)
 
 
 class ImportResolver:
@@ -99,25 +99,22 @@ class ImportResolver:
         (``from pkg import a, b``, ``use crate::{a, b}``); elsewhere this is
         ``[resolve(...)]`` or ``[]``.
         """
-        try:
-            if language == "python":
-                found = self._python.resolve(importer, imp)
-            elif language in ("javascript", "typescript", "tsx"):
-                found = [p] if (p := self._js.resolve(importer, imp.target)) else []
-            elif language == "go":
-                found = [p] if (p := self._go.resolve(imp.target)) else []
-            elif language == "rust":
-                found = self._rust.resolve(importer, imp)
-            elif language == "java":
-                found = [p] if (p := self._java.resolve(importer, imp)) else []
-            elif language in ("c", "cpp"):
-                found = [p] if (p := self._c.resolve(importer, imp.target)) else []
-            elif language == "ruby":
-                found = [p] if (p := self._ruby.resolve(importer, imp.target)) else []
-            else:
-                found = []
-        except (ValueError, IndexError):  # a malformed target is simply unresolved
-            return []
+        if language == "python":
+            found = self._python.resolve(importer, imp)
+        elif language in ("javascript", "typescript", "tsx"):
+            found = [p] if (p := self._js.resolve(importer, imp.target)) else []
+        elif language == "go":
+            found = [p] if (p := self._go.resolve(imp.target)) else []
+        elif language == "rust":
+            found = self._rust.resolve(importer, imp)
+        elif language == "java":
+            found = [p] if (p := self._java.resolve(importer, imp)) else []
+        elif language in ("c", "cpp"):
+            found = [p] if (p := self._c.resolve(importer, imp.target)) else []
+        elif language == "ruby":
+            found = [p] if (p := self._ruby.resolve(importer, imp.target)) else []
+        else:
+            found = []
         return [p for p in dict.fromkeys(found) if p != importer]
 
     def _read(self, rel_path: str) -> str | None:
@@ -160,8 +157,8 @@ class ImportResolver:
         crates = {}
         for path in self._sorted:
             if posixpath.basename(path) == "Cargo.toml" and (text := self._read(path)) is not None:
-                if match := _CARGO_NAME.search(text):
-                    crates[match.group(1).replace("-", "_")] = posixpath.join(posixpath.dirname(path), "src")
+                if name := _crate_name(text):
+                    crates[name] = posixpath.join(posixpath.dirname(path), "src")
         return _Rust(self._files(".rs"), self._paths, crates)
 
     @functools.cached_property
@@ -422,6 +419,19 @@ class _Go:
 
 
 # --- Rust -----------------------------------------------------------------------
+
+
+def _crate_name(cargo_toml: str) -> str | None:
+    """The name ``use`` paths give the library crate: ``[lib] name``, else ``[package] name`` with ``_``."""
+    try:
+        manifest = tomllib.loads(cargo_toml)
+    except tomllib.TOMLDecodeError:
+        return None
+    for table in ("lib", "package"):
+        name = manifest.get(table, {}).get("name")
+        if isinstance(name, str):
+            return name.replace("-", "_")
+    return None
 
 
 class _Rust:

@@ -4,13 +4,14 @@ The daemon starts a worker per job so that parsers (tree-sitter grammars) and
 their memory never enter the daemon, and a crash or a hang costs one job, not
 the service. The worker lowers its priority, dies with its parent
 (PR_SET_PDEATHSIG), reads one JSON request on stdin and writes JSON lines on
-stdout: ``{"progress": {...}}`` while working, then ``{"result": report}`` or
+stdout: ``{"progress": {...}}`` and ``{"log": {...}}`` while working, then ``{"result": report}`` or
 ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -50,8 +51,21 @@ def run_job(request: dict) -> dict:  # type: ignore[type-arg]
     return report.to_dict()
 
 
+class _ForwardLogs(logging.Handler):
+    """Send the worker's log records to the daemon, which writes them to its own log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from treerag.logs import record_fields
+
+        _emit({"log": record_fields(record)})
+
+
 def main() -> int:
     _die_with_parent()
+    root_logger = logging.getLogger("treerag")
+    root_logger.addHandler(_ForwardLogs(logging.INFO))
+    root_logger.setLevel(logging.INFO)
+    root_logger.propagate = False
     try:
         request = json.loads(sys.stdin.readline())
         if request.get("nice"):

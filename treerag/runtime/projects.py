@@ -340,6 +340,8 @@ class ProjectManager:
                     if "progress" in message:
                         entry.progress = {"done": message["progress"]["done"], "total": message["progress"]["total"]}
                         self.publish("progress", {"root": str(entry.root), **message["progress"], "message": ""})
+                    elif "log" in message:
+                        _relay_log(message["log"], entry)
                     elif "result" in message:
                         result = message["result"]
                     elif "error" in message:
@@ -412,3 +414,15 @@ class ProjectManager:
 
     def records(self) -> list[dict[str, Any]]:
         return [e.record(e is self.current) for e in sorted(self.entries.values(), key=lambda e: str(e.root))]
+
+
+_LOG_STANDARD = frozenset({"ts", "level", "logger", "msg", "exc"})
+
+
+def _relay_log(fields: dict[str, Any], entry: ProjectEntry) -> None:
+    """Write a worker's log record into the daemon's log, marked with its origin."""
+    level = logging.getLevelName(str(fields.get("level", "info")).upper())
+    extra = {k: v for k, v in fields.items() if k not in _LOG_STANDARD}
+    extra.setdefault("project", str(entry.root))
+    extra["origin"] = f"worker:{fields.get('logger', '?')}"
+    logger.log(level if isinstance(level, int) else logging.INFO, "%s", fields.get("msg", ""), extra=extra)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import treerag.index.parsing as parsing
 from treerag.index.model import ParsedFile
@@ -133,3 +135,17 @@ def test_grammars_load_lazily_and_only_for_their_language() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "tree_sitter_go"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    extension=st.sampled_from([".py", ".js", ".ts", ".tsx", ".go", ".rs", ".java", ".c", ".cpp", ".rb", ".md"]),
+    data=st.one_of(
+        st.binary(max_size=200),
+        st.text(alphabet=st.sampled_from("def class fn(){}[]:;=\"'#/*\n\t aZ_.<>@`"), max_size=200).map(str.encode),
+    ),
+)
+def test_arbitrary_bytes_never_raise(extension: str, data: bytes) -> None:
+    parsed = parse_file(f"f{extension}", data)
+    assert parsed.language in ("", language_for(f"f{extension}"))
+    assert all(s.line >= 1 and s.end_line >= s.line for s in parsed.symbols)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from treerag.index.model import Import
 from treerag.index.resolve import ImportResolver
@@ -203,3 +205,21 @@ def test_unknown_language_and_self_imports_resolve_to_nothing() -> None:
     resolver = ImportResolver(["a.py", "pkg/__init__.py"])
     assert resolver.resolve("a.py", "cobol", imp("a")) is None
     assert resolver.resolve("pkg/__init__.py", "python", imp(".")) is None
+
+
+RESOLVER = ImportResolver(
+    ["src/lib.rs", "src/a.rs", "pkg/__init__.py", "pkg/m.py", "web/index.ts", "inc/x.h", "lib/r.rb", "A.java"]
+)
+LANGUAGES = ["python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby", "markdown", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    language=st.sampled_from(LANGUAGES),
+    importer=st.sampled_from(["src/a.rs", "pkg/m.py", "web/index.ts", "x.c", "lib/r.rb", "A.java", "top.py"]),
+    target=st.text(alphabet=st.sampled_from("ab./:*-_<>@"), max_size=12),
+    names=st.lists(st.sampled_from(["a", "m", "*", "self", ""]), max_size=3),
+)
+def test_odd_targets_never_raise(language: str, importer: str, target: str, names: list[str]) -> None:
+    found = RESOLVER.resolve_all(importer, language, Import(target, 1, names))
+    assert all(isinstance(p, str) and p != importer for p in found)

@@ -1,4 +1,4 @@
-"""The shared extractor: one tree-sitter parse, two queries, one ParsedFile.
+"""The shared extractor: one tree-sitter parse and one query pass per file, one ParsedFile.
 
 Each language module declares a :class:`LanguageSpec`: which grammar package
 to load and two query sources written against that grammar.
@@ -90,6 +90,7 @@ class LanguageSpec:
 class _Grammar(NamedTuple):
     parser: Parser
     query: Query  # the definitions patterns, then the tags patterns
+    definition_patterns: int  # patterns below this index are definitions
 
 
 @functools.cache
@@ -99,7 +100,8 @@ def load(spec: LanguageSpec) -> _Grammar:
 
     module = importlib.import_module(spec.grammar)
     language = Language(getattr(module, spec.grammar_function)())
-    return _Grammar(Parser(language), Query(language, spec.definitions + spec.tags))
+    definitions = Query(language, spec.definitions).pattern_count
+    return _Grammar(Parser(language), Query(language, spec.definitions + spec.tags), definitions)
 
 
 class _Definition(NamedTuple):
@@ -119,7 +121,7 @@ def extract(spec: LanguageSpec, rel_path: str, data: bytes) -> ParsedFile:
 
     grammar = load(spec)
     root = grammar.parser.parse(data).root_node
-    definitions, tags = _collect(QueryCursor(grammar.query).matches(root))
+    definitions, tags = _collect(QueryCursor(grammar.query).matches(root), grammar.definition_patterns)
     symbols = _symbols(spec, definitions, data, _LeadingComments(tags["comment"], data))
     defined = {symbol.name for symbol in symbols}
     references = {node_text(node) for node in tags["reference"]}
@@ -144,14 +146,18 @@ def _imports(spec: LanguageSpec, nodes: Iterable[Node]) -> list[Import]:
     return imports
 
 
-def _collect(matches: list[tuple[int, dict[str, list[Node]]]]) -> tuple[list[_Definition], dict[str, list[Node]]]:
+def _collect(
+    matches: list[tuple[int, dict[str, list[Node]]]], definition_patterns: int
+) -> tuple[list[_Definition], dict[str, list[Node]]]:
     """Split the matches into definitions (sorted by position, one per node) and tagged nodes."""
     tags: dict[str, list[Node]] = {"comment": [], "entry": [], "import": [], "reference": []}
     found: dict[tuple[int, int, int], _Definition] = {}
     for pattern, captures in matches:
-        for capture, nodes in captures.items():
-            if capture in tags:
-                tags[capture].extend(nodes)
+        if pattern >= definition_patterns:
+            for capture, nodes in captures.items():
+                if capture in tags:
+                    tags[capture].extend(nodes)
+            continue
         names = captures.get("name")
         role = next((c for c in captures if c.startswith(("definition.", "declaration.", "scope."))), None)
         if not names or role is None:

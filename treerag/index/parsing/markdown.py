@@ -27,9 +27,9 @@ def parse(text: str) -> ParsedFile:
     lines = text.splitlines()
     headings: list[tuple[int, int, str, str]] = []  # (line index, level, title, heading line)
     fence = ""
-    paragraph = -1  # index of the previous line when it is paragraph text (a setext candidate)
+    paragraph: int | None = None  # index of the previous line when it is paragraph text (a setext candidate)
     for index, line in enumerate(lines):
-        previous, paragraph = paragraph, -1
+        previous, paragraph = paragraph, None
         if fence:
             if line.strip().startswith(fence) and not line.strip().strip(fence[0]):
                 fence = ""
@@ -38,7 +38,7 @@ def parse(text: str) -> ParsedFile:
         elif match := _ATX.match(line):
             if title := (match.group(2) or "").strip():
                 headings.append((index, len(match.group(1)), title, line.strip()))
-        elif (setext := _SETEXT.match(line)) and previous == index - 1:
+        elif (setext := _SETEXT.match(line)) and previous is not None:
             title = lines[previous].strip()
             headings.append((previous, 1 if setext.group(1).startswith("=") else 2, title, title))
         elif _paragraph(line):
