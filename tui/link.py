@@ -106,6 +106,7 @@ class DaemonLink:
             return True
         finally:
             self.client = None
+            client.events.close()
             with anyio.CancelScope(shield=True):
                 try:
                     await client.aclose()

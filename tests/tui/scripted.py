@@ -144,6 +144,17 @@ def default_results() -> dict[str, Result]:
     }
 
 
+class ScriptedTransport(AsyncMemoryTransport):
+    """The in-memory transport, closing both ends on ``aclose`` (the base leaves its receiving end open)."""
+
+    async def hang_up(self) -> None:
+        await super().aclose()  # the client reads end-of-stream, as from a daemon that went away
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        self._receive.close()
+
+
 class ScriptedDaemon:
     """A fake daemon answering from ``results``; ``up=False`` makes ``connect`` raise ``DaemonNotRunning``."""
 
@@ -160,23 +171,23 @@ class ScriptedDaemon:
         self.socket = socket
         self.on_subscribe = list(on_subscribe)  # wire events pushed right after each subscribe
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.transports: list[AsyncMemoryTransport] = []
+        self.transports: list[ScriptedTransport] = []
         self.connects = 0
 
     async def connect(self) -> AsyncClient:
         self.connects += 1
         if not self.up:
             raise DaemonNotRunning(self.socket)
-        transport: AsyncMemoryTransport
+        transport: ScriptedTransport
 
         async def answer(message: dict[str, Any]) -> dict[str, Any]:
             return await self._answer(transport, message)
 
-        transport = AsyncMemoryTransport(answer)
+        transport = ScriptedTransport(answer)
         self.transports.append(transport)
         return AsyncClient(transport)
 
-    async def _answer(self, transport: AsyncMemoryTransport, message: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, transport: ScriptedTransport, message: dict[str, Any]) -> dict[str, Any]:
         rid, method, params = message.get("id"), message["method"], dict(message.get("params") or {})
         self.calls.append((method, params))
         if method not in self.results:
@@ -203,7 +214,7 @@ class ScriptedDaemon:
 
     async def hang_up(self) -> None:
         """Close the current connection, as a daemon restart does."""
-        await self.transports[-1].aclose()
+        await self.transports[-1].hang_up()
 
 
 def sample_events(count: int, projects: list[dict[str, Any]] | None = None, **kwargs: Any) -> list[dict[str, Any]]:

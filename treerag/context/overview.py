@@ -31,14 +31,16 @@ def readme_purpose(project: LoadedProject, max_lines: int = 4) -> list[str]:
             text = (project.root / name).read_text(errors="replace")[:8000]
         except OSError:
             continue
-        lines = []
+        lines: list[str] = []
         for raw in text.splitlines():
             line = raw.strip()
-            if not line or _BADGE.match(line) or line.startswith(("```", "---", "===")):
-                if lines and not line:
-                    break
+            if not line:
+                if lines:
+                    break  # the first paragraph of prose is the purpose
                 continue
-            lines.append(line.lstrip("# ").strip())
+            if line.startswith("#") or _BADGE.match(line) or line.startswith(("```", "---", "===")):
+                continue
+            lines.append(line)
             if len(lines) >= max_lines:
                 break
         return lines
@@ -66,7 +68,7 @@ def _layout(project: LoadedProject, limit: int = 14) -> list[str]:
 
 def central_files(project: LoadedProject, count: int) -> list[int]:
     order = sorted(range(project.files), key=lambda i: -project.rank[i])
-    return [i for i in order if not project.is_test(i) and not project.is_generated(i)][:count]
+    return [i for i in order if project.is_code(i) and not project.is_test(i) and not project.is_generated(i)][:count]
 
 
 def build_overview(project: LoadedProject, limit: int, *, compact: bool = False) -> str:

@@ -21,6 +21,8 @@ from treerag.index.store import EDGE_IMPORT, FLAG_ENTRY, FLAG_GENERATED, FLAG_TE
 
 __all__ = ["LoadedProject", "load_project"]
 
+_NOT_CODE = frozenset({"", "markdown"})
+
 
 @dataclass
 class LoadedProject:
@@ -29,6 +31,8 @@ class LoadedProject:
     paths: list[str]
     ids: array  # type: ignore[type-arg]  # file id per dense index
     flags: array  # type: ignore[type-arg]
+    language: array  # type: ignore[type-arg]  # index into language_names
+    language_names: list[str]
     rank: array  # type: ignore[type-arg]
     import_count: array  # type: ignore[type-arg]
     out_start: array  # type: ignore[type-arg]
@@ -58,6 +62,12 @@ class LoadedProject:
     def is_entry(self, i: int) -> bool:
         return bool(self.flags[i] & FLAG_ENTRY)
 
+    def language_of(self, i: int) -> str:
+        return self.language_names[self.language[i]]
+
+    def is_code(self, i: int) -> bool:
+        return self.language_of(i) not in _NOT_CODE
+
     def is_generated(self, i: int) -> bool:
         return bool(self.flags[i] & FLAG_GENERATED)
 
@@ -84,7 +94,7 @@ class LoadedProject:
     def memory_bytes(self) -> int:
         """Approximate heap held by this project (arrays, path strings, dicts)."""
         total = sum(sys.getsizeof(s) for s in self.paths) + sys.getsizeof(self.paths)
-        for arr in (self.ids, self.flags, self.rank, self.import_count, self.out_start, self.out_dst, self.out_w,
+        for arr in (self.ids, self.flags, self.language, self.rank, self.import_count, self.out_start, self.out_dst, self.out_w,
                     self.in_start, self.in_src, self.in_w, self.out_kind, self.in_kind):
             total += arr.itemsize * len(arr) + 64
         total += sys.getsizeof(self.index_of_path) + sys.getsizeof(self.index_of_id)
@@ -113,7 +123,9 @@ def load_project(root: Path, db_path: Path) -> LoadedProject:
     """Read the hot set of one project from its index (read-only connection kept open)."""
     store = Store(db_path, readonly=True)
     db = store.db
-    rows = db.execute("SELECT id, path, flags, rank FROM files ORDER BY path").fetchall()
+    rows = db.execute("SELECT id, path, flags, rank, language FROM files ORDER BY path").fetchall()
+    language_names = sorted({r[4] for r in rows})
+    language_code = {name: i for i, name in enumerate(language_names)}
     paths = [sys.intern(r[1]) for r in rows]
     ids = array("q", [r[0] for r in rows])
     index_of_id = {r[0]: i for i, r in enumerate(rows)}
@@ -139,6 +151,8 @@ def load_project(root: Path, db_path: Path) -> LoadedProject:
         paths=paths,
         ids=ids,
         flags=array("B", [r[2] & 0xFF for r in rows]),
+        language=array("B", [language_code[r[4]] for r in rows]),
+        language_names=language_names,
         rank=array("f", [r[3] for r in rows]),
         import_count=import_count,
         out_start=out_start, out_dst=out_dst, out_w=out_w, out_kind=out_kind,

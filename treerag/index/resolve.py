@@ -518,19 +518,19 @@ class _Rust:
 class _Java:
     def __init__(self, files: list[str]) -> None:
         self._classes: dict[str, list[str]] = defaultdict(list)
-        self._packages: dict[str, list[str]] = defaultdict(list)
+        # package name -> {directory: its first file in sorted order}
+        self._packages: dict[str, dict[str, str]] = defaultdict(dict)
         for path in files:
             parts = path[: -len(".java")].split("/")
             for name, _ in _suffixes(parts, "."):
                 self._classes[name].append(path)
             for name, _ in _suffixes(parts[:-1], "."):
-                if not self._packages[name] or posixpath.dirname(self._packages[name][-1]) != posixpath.dirname(path):
-                    self._packages[name].append(path)  # the first file (sorted) of each matching directory
+                self._packages[name].setdefault(posixpath.dirname(path), path)
 
     def resolve(self, importer: str, imp: Import) -> str | None:
         segments = imp.target.split(".")
         if imp.names == ["*"]:
-            return _nearest(importer, self._packages.get(imp.target, []))
+            return _nearest(importer, list(self._packages.get(imp.target, {}).values()))
         while len(segments) >= 2:  # com.acme.Foo.Inner / com.acme.Util.max → com.acme.Foo / com.acme.Util
             if found := _nearest(importer, self._classes.get(".".join(segments), [])):
                 return found

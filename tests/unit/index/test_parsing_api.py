@@ -149,3 +149,16 @@ def test_arbitrary_bytes_never_raise(extension: str, data: bytes) -> None:
     parsed = parse_file(f"f{extension}", data)
     assert parsed.language in ("", language_for(f"f{extension}"))
     assert all(s.line >= 1 and s.end_line >= s.line for s in parsed.symbols)
+
+
+@pytest.mark.parametrize(
+    ("source", "language"),
+    [
+        pytest.param(b"namespace geo {\nclass Point { int x; };\n}\n", "cpp", id="namespace-and-class"),
+        pytest.param(b"template <typename T>\nT max(T a, T b);\n", "cpp", id="template"),
+        pytest.param(b"#include <string>\nstd::string name();\n", "cpp", id="std-qualified"),
+        pytest.param(b"struct point { int x; };\nint classify(struct point p);\n", "c", id="plain-c"),
+    ],
+)
+def test_cpp_headers_with_a_dot_h_extension(source: bytes, language: str) -> None:
+    assert parse_file("include/geo.h", source).language == language

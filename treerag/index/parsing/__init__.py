@@ -3,7 +3,9 @@
 ``language_for`` maps a path to a language by extension; ``parse_file``
 never raises: unknown languages, undecodable or binary bytes and missing
 grammars give a plain node (language ``""``), and syntax errors give whatever
-the error-tolerant tree-sitter parse still holds.
+the error-tolerant tree-sitter parse still holds. A ``.h`` header whose text
+is plainly C++ (``class``, ``namespace``, ``template <``, ``std::``) is parsed,
+and reported, as ``cpp``.
 
 One module per language family declares a :class:`~.engine.LanguageSpec`
 (queries and a small import reader); :mod:`.engine` runs them all the same
@@ -18,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 import posixpath
+import re
 from typing import TYPE_CHECKING
 
 from treerag.index.model import ParsedFile
@@ -70,6 +73,8 @@ _SPECS = {
 LANGUAGES = frozenset(_EXTENSIONS.values())
 
 _BOM = b"\xef\xbb\xbf"
+_CPP_HEADER = re.compile(rb"^[ \t]*(?:class|namespace|template[ \t]*<)\b|\bstd::", re.MULTILINE)
+_SNIFF_BYTES = 64 * 1024
 _unavailable: set[str] = set()  # languages whose grammar failed to load in this process
 
 
@@ -92,6 +97,8 @@ def parse_file(rel_path: str, data: bytes) -> ParsedFile:
         from treerag.index.parsing import markdown
 
         return markdown.parse(text)
+    if language == "c" and rel_path.endswith(".h") and _CPP_HEADER.search(data, 0, _SNIFF_BYTES):
+        language = "cpp"
     spec = _available(language)
     if spec is None:
         return ParsedFile(language="")
