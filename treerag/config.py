@@ -21,7 +21,6 @@ the key, what was expected and, for a typo, the closest valid name.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -353,6 +352,8 @@ def _suggest(word: str, candidates: Mapping[str, object] | list[str], strip: str
 
     ``strip`` is a prefix all candidates share, left out of the comparison.
     """
+    import difflib  # only on the error path
+
     names = list(candidates)
     if strip:
         tails = {n.removeprefix(strip): n for n in names}

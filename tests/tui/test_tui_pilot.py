@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.message import Message
 from textual.notifications import Notify
 from textual.widgets import Button
@@ -65,6 +67,12 @@ def build(daemon: ScriptedDaemon, **kwargs: Any) -> TreeragTop:
     return app
 
 
+def render_text(renderable: Any) -> str:
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
 def header_text(app: TreeragTop) -> str:
     return app.main.query_one(HeaderBar).render().plain
 
@@ -101,7 +109,7 @@ async def test_samples_render_in_header_plots_table_queue_and_log(scripted_daemo
         assert [p.border_title for p in plots.latency] == ["p99 hook", "p99 context", "p99 query", "p99 ping"]
         assert table_roots(app) == [ALPHA, BETA]
         assert table(app).get_row(BETA)[4] == "indexing 42%"
-        assert "pending" in str(app.main.query_one("#queue").content)
+        assert render_text(app.main.query_one("#queue").content).startswith("pending 36  running 2  failed 1  done 304")
         assert "hello" in app.main.query_one(LogPanel).lines[0]
 
 
@@ -155,11 +163,22 @@ async def test_sort_cycles_by_key_and_by_clicking_a_header(scripted_daemon: Make
         await pilot.press("O")
         assert table_roots(app) == [ALPHA, BETA]
         assert "sort files ▼" in str(table(app).border_title)
-        table(app).post_message(
-            ProjectsTable.HeaderSelected(table(app), table(app).ordered_columns[8].key, 8, table(app).ordered_columns[8].label)
-        )
+        await pilot.click(ProjectsTable, offset=header_offset(table(app), "hit_rate"))
         await wait_until(pilot, lambda: table(app).sort_column == "hit_rate")
-        assert table_roots(app) == [BETA, ALPHA]
+        assert table_roots(app) == [BETA, ALPHA]  # a new column sorts ascending: 50% before 91.7%
+        await pilot.click(ProjectsTable, offset=header_offset(table(app), "hit_rate"))
+        await wait_until(pilot, lambda: table(app).sort_reverse)
+        assert table_roots(app) == [ALPHA, BETA]
+
+
+def header_offset(t: ProjectsTable, key: str) -> tuple[int, int]:
+    """Where to click on a column's header label (inside the border)."""
+    x = 1
+    for column in t.ordered_columns:
+        if column.key.value == key:
+            return (x + 2, 1)
+        x += column.get_render_width(t)
+    raise KeyError(key)
 
 
 async def test_freeze_stops_rendering_but_keeps_recording(scripted_daemon: MakeDaemon) -> None:

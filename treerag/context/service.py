@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from treerag.context.cache import ContextCache, normalise
 from treerag.context.overview import build_overview, file_neighbours
-from treerag.context.ranking import rank_files
 from treerag.context.render import MAX_CHARS, budget_chars, render_prompt
 
 if TYPE_CHECKING:
@@ -74,6 +73,8 @@ class ContextService:
             entry.hits += 1
             return cached, []
         entry.misses += 1
+        from treerag.context.ranking import rank_files  # with SQLite: only once a project is loaded
+
         ranked = rank_files(loaded, text, limit=10)
         if not ranked:
             self.cache.put(root, "prompt", key, "", [])
@@ -102,5 +103,7 @@ class ContextService:
 
     async def query(self, entry: ProjectEntry, text: str, limit: int = 10) -> dict[str, Any]:
         loaded = await self.manager.get_loaded(entry)
+        from treerag.context.ranking import rank_files
+
         ranked = rank_files(loaded, text, limit=limit)
         return {"files": [{"path": r.path, "score": r.score, "symbols": r.symbols} for r in ranked]}

@@ -44,6 +44,7 @@ def build_daemon(flags: Mapping[str, object] | None = None, *, log_file: Path | 
 
 def _features() -> list:  # type: ignore[type-arg]
     """Feature installers, imported here so the list of what the daemon serves is in one place."""
+    from treerag.daemon.http import install as install_http
     from treerag.runtime.methods import install as install_projects
 
-    return [install_projects]
+    return [install_projects, install_http]

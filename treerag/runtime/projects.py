@@ -12,11 +12,9 @@ and the watcher; the index stays on disk and reloads in milliseconds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +39,9 @@ ROOT_MARKERS = (".git", ".hg", "pyproject.toml", "package.json", "go.mod", "Carg
 
 
 def project_id(root: Path) -> str:
-    digest = hashlib.sha1(str(root).encode()).hexdigest()[:12]
+    from _blake2 import blake2b  # hashlib would load OpenSSL into the daemon for this one hash
+
+    digest = blake2b(str(root).encode(), digest_size=6).hexdigest()
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in root.name)[:40] or "root"
     return f"{name}-{digest}"
 
@@ -282,6 +282,8 @@ class ProjectManager:
             self.entries.pop(entry.root, None)
             if self.current is entry:
                 self.current = None
+            import shutil
+
             shutil.rmtree(entry.dir, ignore_errors=True)
         logger.info("removed %s and its index", entry.root, extra={"project": str(entry.root)})
 

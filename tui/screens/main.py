@@ -111,7 +111,8 @@ class MainScreen(Screen[None]):
 
     def show_connection(self) -> None:
         state = self.state
-        self.query_one(HeaderBar).status = state.status
+        # Once connected, any later failure reads as "disconnected, reconnecting…".
+        self.query_one(HeaderBar).status = "lost" if state.ever_connected and state.status == "down" else state.status
         banner, offline = self.query_one("#banner", Static), self.query_one("#offline", Static)
         if state.status == "up":
             banner.display = False

@@ -123,10 +123,15 @@ class ProjectsTable(DataTable[str]):
         if key == self.sort_column:
             self.sort_reverse = not self.sort_reverse
         else:
-            self.sort_column = key
+            self._sort_by(key)
+
+    def _sort_by(self, key: str) -> None:
+        """A new sort column starts ascending."""
+        self.set_reactive(ProjectsTable.sort_reverse, False)
+        self.sort_column = key
 
     def action_cycle_sort(self) -> None:
-        self.sort_column = next_column(self.sort_column)
+        self._sort_by(next_column(self.sort_column))
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
