@@ -124,31 +124,49 @@ def read_or_create_token(path: Path) -> str:
 
 
 def install(daemon: Daemon) -> None:
-    """Feature installer: serve HTTP only when ``http.enabled`` is set."""
+    """Feature installer: when ``http.enabled``, check the host, get the token and add the service.
+
+    The checks run here, while the daemon is assembled, so a bad host or an
+    unreadable token file stops start-up with one ConfigError line (exit 1);
+    an exception raised inside the root task group would reach ``__main__``
+    wrapped in an ExceptionGroup.
+    """
     config = daemon.full_config
-    if config is not None and config.get("http.enabled"):
-        daemon.add_service(serve_http)
+    if config is None or not config.get("http.enabled"):
+        return
+    host, port = str(config.get("http.host")), int(config.get("http.port"))
+    if host not in LOOPBACK_HOSTS:
+        raise _fail(f"http.host {host!r} is not a loopback address; the HTTP endpoint serves only "
+                    "127.0.0.1, ::1 or localhost", config, "http.host")
+    try:
+        token = read_or_create_token(token_path())
+    except OSError as exc:
+        raise _fail(f"cannot create the HTTP token file {token_path()}: {exc.strerror or exc}", config,
+                    "http.enabled") from exc
+
+    async def service(d: Daemon, task_status: TaskStatus[None]) -> None:
+        await serve_http(d, task_status, host=host, port=port, token=token)
+
+    daemon.add_service(service)
 
 
 def _fail(problem: str, config: Any, key: str) -> ConfigError:
-    kind, _, where = str(config.source(key)).partition(":")
+    kind, _, where = str(config.source(key) if config is not None else "default").partition(":")
     source = {"env": where, "file": where, "flag": f"flag {where}"}.get(kind)
     err = ConfigError(problem, source=source, key=key)
     logger.error("HTTP endpoint not started: %s", err)
     return err
 
 
-async def serve_http(daemon: Daemon, task_status: TaskStatus[None]) -> None:
-    config = daemon.full_config
-    host, port = str(config.get("http.host")), int(config.get("http.port"))
+async def serve_http(daemon: Daemon, task_status: TaskStatus[None], *, host: str, port: int, token: str) -> None:
+    """Serve until cancelled; raises ConfigError before ``started()`` if the port cannot be bound."""
     if host not in LOOPBACK_HOSTS:
-        raise _fail(f"http.host {host!r} is not a loopback address; the HTTP endpoint serves only "
-                    "127.0.0.1, ::1 or localhost", config, "http.host")
-    token = read_or_create_token(token_path())
+        raise ConfigError(f"http.host {host!r} is not a loopback address", key="http.host")
     try:
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}", config, "http.port") from exc
+        raise _fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}", daemon.full_config,
+                    "http.port") from exc
     server = _Server(daemon, token)
     async with listener, anyio.create_task_group() as tg:
         for sub in listener.listeners:

@@ -260,7 +260,8 @@ def _write_files(
             [(fid, s.name, s.qualname, s.kind, s.signature, s.doc[:300], s.line, s.end_line) for s in pf.symbols],
         )
         db.executemany(
-            "INSERT INTO imports(file_id, target, line) VALUES(?,?,?)", [(fid, i.target, i.line) for i in pf.imports]
+            "INSERT INTO imports(file_id, target, line, names) VALUES(?,?,?,?)",
+            [(fid, i.target, i.line, " ".join(i.names)) for i in pf.imports],
         )
         own = {s.name for s in pf.symbols}
         db.executemany(
@@ -286,24 +287,24 @@ def _resolve_imports(db: Any, root: Path, changed_ids: list[int], *, all_files: 
     id_of = dict(db.execute("SELECT path, id FROM files"))
     resolver = ImportResolver(list(id_of), root)
     if all_files:
-        rows = db.execute("SELECT imports.rowid, files.path, files.language, target, line FROM imports "
+        rows = db.execute("SELECT imports.rowid, files.path, files.language, target, line, names FROM imports "
                           "JOIN files ON files.id = imports.file_id").fetchall()
         db.execute("DELETE FROM edges WHERE kind=?", (EDGE_IMPORT,))
     else:
         rows = []
         for fid in changed_ids:
-            rows += db.execute("SELECT imports.rowid, files.path, files.language, target, line FROM imports "
+            rows += db.execute("SELECT imports.rowid, files.path, files.language, target, line, names FROM imports "
                                "JOIN files ON files.id = imports.file_id WHERE file_id=?", (fid,)).fetchall()
             db.execute("DELETE FROM edges WHERE src=? AND kind=?", (fid, EDGE_IMPORT))
     from treerag.index.model import Import
 
     updates = []
     edges: dict[tuple[int, int], float] = {}
-    for rowid, path, language, target, line in rows:
-        dst_path = resolver.resolve(path, language, Import(target=target, line=line))
-        dst = id_of.get(dst_path) if dst_path else None
-        updates.append((dst, rowid))
-        if dst is not None and dst_path != path:
+    for rowid, path, language, target, line, names in rows:
+        imp = Import(target=target, line=line, names=names.split() if names else [])
+        targets = [id_of[p] for p in resolver.resolve_all(path, language, imp) if p in id_of and p != path]
+        updates.append((targets[0] if targets else None, rowid))
+        for dst in targets:
             key = (id_of[path], dst)
             edges[key] = edges.get(key, 0.0) + 1.0
     db.executemany("UPDATE imports SET resolved=? WHERE rowid=?", updates)

@@ -5,7 +5,7 @@ Layout (schema version ``SCHEMA_VERSION``)::
     meta(key, value)                      schema_version, root, built_at, …
     files(id, path, language, size, mtime_ns, hash, flags, doc, summary, rank)
     symbols(id, file_id, name, qualname, kind, signature, doc, line, end_line)
-    imports(file_id, target, line, resolved)       as written + the file it resolved to
+    imports(file_id, target, line, names, resolved) as written + the (first) file it resolved to
     refs(file_id, name)                            identifiers a file uses
     edges(src, dst, kind, weight)                  file graph: 1 = import, 2 = reference
     fts(path, names, signatures, docs)             FTS5, rowid = files.id
@@ -74,7 +74,7 @@ CREATE INDEX symbols_file ON symbols(file_id);
 CREATE INDEX symbols_name ON symbols(name);
 CREATE TABLE imports(
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    target TEXT NOT NULL, line INTEGER NOT NULL, resolved INTEGER
+    target TEXT NOT NULL, line INTEGER NOT NULL, names TEXT NOT NULL DEFAULT '', resolved INTEGER
 );
 CREATE INDEX imports_file ON imports(file_id);
 CREATE TABLE refs(
