@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from treerag.errors import PathOutsideProject, ProjectNotFound, TreeragError
+from treerag.errors import DiskFull, PathOutsideProject, ProjectNotFound, TreeragError
 
 if TYPE_CHECKING:
     from treerag.context.service import ContextService
@@ -141,7 +141,9 @@ class HookHandler:
 
     async def _reindex(self, entry: ProjectEntry, rel: str) -> None:
         try:
-            await self.manager.index(entry, [rel])
+            await self.manager.index(entry, [rel], requested=False)
+        except DiskFull:
+            pass  # the manager logged it once
         except TreeragError as exc:
             logger.warning("re-index of %s in %s failed: %s", rel, entry.root, exc)
 

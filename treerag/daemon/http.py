@@ -20,12 +20,13 @@ from ``secrets.token_urlsafe(32)``). The installed hooks send
 ``export TREERAG_HTTP_TOKEN=$(cat ~/.local/state/treerag/http.token)``.
 
 Hooks never block Claude Code: a body that is not a JSON object, or a hook
-that fails, gets 200 with an empty body and one log line. Other answers: 400
-malformed request, 404 unknown route or event, 405 wrong method, 413 body over
-1 MiB, 431 header section over 16 KiB, 501 ``Transfer-Encoding`` (bodies are
-read by ``Content-Length`` only); these close the connection. A request whose
-head and body do not arrive within ``daemon.read_timeout_s`` is dropped
-unanswered.
+that fails, gets 200 with an empty body and one log line. Other answers: 404
+unknown route or event, 405 wrong method; and, closing the connection, 413
+body over 1 MiB, 501 ``Transfer-Encoding`` (bodies are read by
+``Content-Length`` only), 400 malformed request and 431 header section over
+16 KiB (the only two answered before the token is checked: such a request has
+no headers to trust). A request whose head and body do not arrive within
+``daemon.read_timeout_s`` is dropped unanswered.
 
 Connections: HTTP/1.1 stays open for the next request (keep-alive) until the
 client sends ``Connection: close`` or is idle for ``daemon.read_timeout_s``;
@@ -208,8 +209,6 @@ def _parse_head(head: bytes) -> _Request:
             raise _HttpError(400)  # also obs-fold (a line starting with whitespace) and "Name :"
         value = value.strip(" \t")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    if "transfer-encoding" in headers:
-        raise _HttpError(501)
     length = headers.get("content-length", "0")
     if not (length.isascii() and length.isdigit()) or (parts[2] == "HTTP/1.1" and "host" not in headers):
         raise _HttpError(400)
@@ -281,11 +280,16 @@ class _Server:
         """The next request, or None if it did not arrive within the read deadline."""
         with anyio.move_on_after(self.daemon.config.read_timeout_s):
             try:
-                request = _parse_head(await reader.receive_until(b"\r\n\r\n", HEAD_LIMIT))
+                head = await reader.receive_until(b"\r\n\r\n", HEAD_LIMIT)
             except anyio.DelimiterNotFound:
                 raise _HttpError(431) from None
-            if request.length > BODY_LIMIT:
-                raise _HttpError(413 if self._authorized(request) else 401)
+            if len(head) > HEAD_LIMIT:  # it came in one read with the delimiter
+                raise _HttpError(431)
+            request = _parse_head(head)
+            if "transfer-encoding" in request.headers or request.length > BODY_LIMIT:
+                if not self._authorized(request):
+                    raise _HttpError(401)
+                raise _HttpError(501 if "transfer-encoding" in request.headers else 413)
             request.body = await reader.receive_exactly(request.length) if request.length else b""
             return request
         return None

@@ -277,7 +277,8 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite rolls back by itself on SQLITE_FULL and some I/O errors
+            db.execute("ROLLBACK")
         raise
     else:
         db.execute("COMMIT")

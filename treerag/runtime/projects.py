@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from treerag.errors import PathOutsideProject, ProjectNotFound, StoreError, TreeragError
+from treerag.errors import DiskFull, PathOutsideProject, ProjectNotFound, StoreError, TreeragError
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -63,6 +63,7 @@ class ProjectEntry:
     watch_scope: anyio.CancelScope | None = None
     watcher: Any = None
     summary: dict[str, Any] = field(default_factory=dict)
+    write_blocked: bool = False  # a full disk stopped automatic updates
 
     @property
     def db_path(self) -> Path:
@@ -144,11 +145,16 @@ class ProjectManager:
             self.entries[root] = entry
 
     def _write_record(self, entry: ProjectEntry) -> None:
-        entry.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = entry.dir / "project.json.tmp"
-        tmp.write_text(json.dumps({"root": str(entry.root), "last_indexed": entry.last_indexed,
-                                   "summary": entry.summary}))
-        os.replace(tmp, entry.dir / "project.json")
+        try:
+            entry.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(json.dumps({"root": str(entry.root), "last_indexed": entry.last_indexed,
+                                       "summary": entry.summary}))
+            os.replace(tmp, entry.dir / "project.json")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            logger.error("cannot write the project record of %s: %s", entry.root, exc.strerror or exc,
+                         extra={"project": str(entry.root)})
 
     def entry_for_root(self, root: Path, *, create: bool = False) -> ProjectEntry:
         root = root.resolve()
@@ -289,8 +295,15 @@ class ProjectManager:
 
     # -- building ------------------------------------------------------------------
 
-    async def index(self, entry: ProjectEntry, paths: list[str] | None = None) -> dict[str, Any]:
-        """Run a full build (``paths`` None) or an update in a worker; then swap in the new hot set."""
+    async def index(self, entry: ProjectEntry, paths: list[str] | None = None, *,
+                    requested: bool = True) -> dict[str, Any]:
+        """Run a full build (``paths`` None) or an update in a worker; then swap in the new hot set.
+
+        After a full disk, automatic updates (``requested=False``) stop until a requested build
+        succeeds: the daemon logs once and keeps serving what is loaded.
+        """
+        if entry.write_blocked and not requested:
+            raise DiskFull(str(entry.db_path))
         async with entry.lock:
             was_loaded = entry.loaded is not None
             if paths is None:
@@ -301,11 +314,18 @@ class ProjectManager:
             except TreeragError as exc:
                 entry.state = "loaded" if entry.loaded is not None else "error"
                 entry.error = str(exc)
+                if isinstance(exc, DiskFull) and not entry.write_blocked:
+                    entry.write_blocked = True
+                    logger.error("disk full writing the index of %s: index updates stop until `treerag index` "
+                                 "succeeds; still serving what is loaded", entry.root,
+                                 extra={"project": str(entry.root), "reason": "disk_full"})
                 self.publish("progress", {"root": str(entry.root), "phase": "error", "done": 0, "total": 0,
                                           "message": str(exc)})
                 raise
             finally:
                 entry.progress = None
+            entry.write_blocked = False
+            entry.error = None
             entry.last_indexed = self.clock()
             entry.summary = {"files": report["files"], "symbols": report["symbols"],
                              "languages": report["languages"]}
@@ -358,7 +378,10 @@ class ProjectManager:
         if result is not None:
             return result
         if error is not None:
-            raise TreeragError(f"indexing {entry.root} failed: {error.get('message')}")
+            from treerag.errors import error_from_code
+
+            raise error_from_code(str(error.get("code", "internal")),
+                                  f"indexing {entry.root} failed: {error.get('message')}")
         stderr = b""
         if process.stderr is not None:
             with anyio.move_on_after(1):
@@ -390,11 +413,13 @@ class ProjectManager:
                             rules_changed = True
                     try:
                         if batch.overflow or rules_changed:  # what is indexed may have changed anywhere
-                            await self.index(entry, None)
+                            await self.index(entry, None, requested=False)
                         else:
                             paths = sorted(batch.changed | batch.deleted)
                             if paths:
-                                await self.index(entry, paths)
+                                await self.index(entry, paths, requested=False)
+                    except DiskFull:
+                        pass  # logged once when it happened
                     except TreeragError as exc:
                         logger.warning("update of %s failed: %s", entry.root, exc)
             except OSError as exc:
