@@ -22,7 +22,7 @@ FLOOR_SLEEP = "import time; time.sleep(600)"
 FLOOR_ASYNCIO = "import asyncio, time; time.sleep(600)"
 
 #: what the daemon is suspected to pay for, in import order; each step's MB is what it adds to the ones before
-IMPORT_STEPS = ["asyncio", "ssl", "sqlite3", "msgpack", "psutil", "anyio", "anyio._backends._asyncio",
+IMPORT_STEPS = ["ssl", "asyncio", "logging", "sqlite3", "msgpack", "psutil", "anyio", "anyio._backends._asyncio",
                 "treerag.daemon.bootstrap", "treerag.runtime.methods", "treerag.daemon.http"]
 
 _RUNNING_PROBE = r"""

@@ -250,11 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error",
                                                                    "message": f"no route {path}"}}).encode())
 
-    def do_GET(self) -> None:
+    def _not_found(self) -> None:
+        """Probes and anything unexpected (the CLI sends ``HEAD /`` at start-up): recorded, then a 404."""
         self._read()
         self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error",
                                                                "message": "not found"}}).encode())
 
-    do_HEAD = do_GET
-    do_PUT = do_POST
-    do_DELETE = do_GET
+    do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_found

@@ -9,7 +9,8 @@ through ``use_extension``, which wraps it the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.filterwarnings(CLIENT_WAITER_LEAK))
+
+
+@pytest.fixture(autouse=True)
+def _collect_client_waiters() -> Iterator[None]:
+    """Free the leaked waiters (held in reference cycles by cancelled tasks) while the filter applies."""
+    yield
+    gc.collect()
 
 
 # -- anyio ----------------------------------------------------------------------------------
