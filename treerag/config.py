@@ -83,7 +83,7 @@ class IndexConfig:
 @dataclass(frozen=True, slots=True)
 class ResourcesConfig:
     memory_limit_mb: int = 100
-    idle_evict_minutes: int = 10
+    idle_evict_minutes: float = 10.0  # float so tests (and impatient users) can use fractions
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ or ``short`` against the row's target, ``info`` when the row has no target,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import os
@@ -195,6 +196,15 @@ class Sandbox:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+_LIVE: set[DaemonProcess] = set()  # stopped at exit if a benchmark could not (a safety net)
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for daemon in list(_LIVE):
+        daemon.stop(timeout=5)
+
+
 class DaemonProcess:
     """A real ``python -m treerag.daemon`` started in a sandbox; ready when it writes "ok" to a pipe."""
 
@@ -212,6 +222,7 @@ class DaemonProcess:
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             )
         os.close(write_fd)
+        _LIVE.add(self)
         try:
             ready, _, _ = select.select([read_fd], [], [], ready_timeout)
             answer = os.read(read_fd, 4096).decode() if ready else ""
@@ -241,6 +252,7 @@ class DaemonProcess:
             return ""
 
     def stop(self, timeout: float = 15.0) -> None:
+        _LIVE.discard(self)
         kids = child_pids(self.proc.pid) if self.proc.poll() is None else []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -169,8 +169,12 @@ def print_status(status: dict[str, Any]) -> None:
     ]
     resources = status.get("resources")
     if resources:
-        rows.append(("pressure", resources.get("pressure", "?")))
-        rows.append(("evictions", resources.get("evictions", 0)))
+        rows.append(("pressure", f"{resources.get('pressure', '?')}: {resources.get('loaded', 0)} loaded, "
+                                 f"{resources.get('evicted', 0)} evicted, {resources.get('evictions', 0)} evictions"))
+    queue = status.get("queue")
+    if queue:
+        rows.append(("queue", f"{queue['pending']} pending, {queue['running']} running, {queue['failed']} failed"
+                              + (", paused" if queue.get("paused") else "")))
     cache = status.get("cache")
     if cache:
         rows.append(("context cache", f"{cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses"))

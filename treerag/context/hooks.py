@@ -18,6 +18,7 @@ from treerag.errors import DiskFull, PathOutsideProject, ProjectNotFound, Treera
 if TYPE_CHECKING:
     from treerag.context.service import ContextService
     from treerag.runtime.projects import ProjectEntry, ProjectManager
+    from treerag.runtime.taskqueue import TaskQueue
 
 __all__ = ["CLAUDE_EVENT_NAMES", "HookHandler", "is_trivial_prompt"]
 
@@ -33,6 +34,8 @@ CLAUDE_EVENT_NAMES = {
 }
 _SYSTEM_PROMPT = re.compile(r"^\s*<(task-notification|system-reminder|command-name|command-message|"
                             r"local-command-stdout|user-prompt-submit-hook|bash-input|bash-stdout)\b")
+PRIORITY_UPDATE = 90  # an edit Claude just made: visible before the next prompt
+PRIORITY_FIRST_INDEX = 50
 _READ_TOOLS = frozenset({"Read", "NotebookRead"})
 _SEARCH_TOOLS = frozenset({"Grep", "Glob"})
 
@@ -52,9 +55,10 @@ def _output(event: str, text: str) -> dict[str, Any]:
 
 
 class HookHandler:
-    def __init__(self, manager: ProjectManager, context: ContextService) -> None:
+    def __init__(self, manager: ProjectManager, context: ContextService, queue: TaskQueue) -> None:
         self.manager = manager
         self.context = context
+        self.queue = queue
         self.refused = 0
         self.skipped = 0
 
@@ -93,7 +97,7 @@ class HookHandler:
             if event == "post-edit":
                 rel = self._tool_path(entry, payload)
                 if rel and entry.loaded is not None:
-                    self.manager.spawn(self._reindex, entry, rel)
+                    self.queue.submit("update", PRIORITY_UPDATE, lambda: self._reindex(entry, rel), label=rel)
                 return {}
             return {}  # session-end: nothing to add
         except ProjectNotFound:
@@ -107,7 +111,8 @@ class HookHandler:
                 return {}
             entry = self.manager.entry_for_root(root, create=True)
             if entry.state != "indexing":
-                self.manager.spawn(self._index_quietly, entry)
+                self.queue.submit("index", PRIORITY_FIRST_INDEX, lambda: self._index_quietly(entry),
+                                  label=str(root))
             return _output("session-start", f"[treerag: indexing {root} in the background for the first time; "
                                             "project context will be added to prompts once it is ready]")
         compact = payload.get("source") in ("compact", "resume")

@@ -1,36 +1,28 @@
 """The optional HTTP endpoint: Claude Code ``http`` hooks, ``/healthz`` and Prometheus ``/metrics``.
 
-Off by default; ``--http`` (``http.enabled``) runs :func:`serve_http` as a daemon
-service on ``http.host``:``http.port``. Only loopback hosts are served
-(127.0.0.1, ::1, localhost): any other host stops the daemon at start-up with
-a ConfigError naming the host.
-
-Every route needs ``Authorization: Bearer <token>``, ``/healthz`` included
-(nothing answers without the token); a missing or wrong token gets 401 with
-an empty body and nothing else::
+Off by default; ``--http`` (``http.enabled``) serves ``http.host``:``http.port``,
+loopback only: any host but 127.0.0.1, ::1 or localhost stops start-up with a
+ConfigError naming it. Every route, ``/healthz`` included, needs
+``Authorization: Bearer <token>``; without it the answer is 401 with an empty
+body and nothing else::
 
     POST /v1/hooks/<event>  session-start prompt pre-tool post-edit subagent-start session-end
                             200 + the hook output JSON object, or 200 + an empty body
     GET  /healthz           200 {"ok": true, "version": ..., "pid": ...}
     GET  /metrics           200 Prometheus text format 0.0.4
 
-The token lives in ``state_dir()/http.token`` (0600, created on first start
-from ``secrets.token_urlsafe(32)``). The installed hooks send
-``Bearer $TREERAG_HTTP_TOKEN``, so Claude Code's environment needs
-``export TREERAG_HTTP_TOKEN=$(cat ~/.local/state/treerag/http.token)``.
+The token is ``state_dir()/http.token`` (0600, ``secrets.token_urlsafe(32)``,
+created on first start); the installed hooks send ``Bearer $TREERAG_HTTP_TOKEN``,
+so Claude Code needs ``export TREERAG_HTTP_TOKEN=$(cat ~/.local/state/treerag/http.token)``.
 
-Hooks never block Claude Code: a body that is not a JSON object, or a hook
-that fails, gets 200 with an empty body and one log line. Other answers: 404
-unknown route or event, 405 wrong method; and, closing the connection, 413
-body over 1 MiB, 501 ``Transfer-Encoding`` (bodies are read by
-``Content-Length`` only), 400 malformed request and 431 header section over
-16 KiB (the only two answered before the token is checked: such a request has
-no headers to trust). A request whose head and body do not arrive within
-``daemon.read_timeout_s`` is dropped unanswered.
-
-Connections: HTTP/1.1 stays open for the next request (keep-alive) until the
-client sends ``Connection: close`` or is idle for ``daemon.read_timeout_s``;
-HTTP/1.0 gets one answer per connection.
+Hooks never block Claude Code: a body that is not a JSON object, or a failing
+hook, gets 200 with an empty body and one log line. Otherwise 404 unknown route
+or event, 405 wrong method; and, closing the connection, 413 body over 1 MiB,
+501 ``Transfer-Encoding`` (bodies are read by ``Content-Length`` only), 400
+malformed and 431 head over 16 KiB (these two before the token is checked: such
+a request has no headers to trust). HTTP/1.1 connections are kept alive until
+``Connection: close`` or ``daemon.read_timeout_s`` of silence; HTTP/1.0 gets one
+answer. A request not fully read within that deadline is dropped unanswered.
 """
 
 from __future__ import annotations
@@ -61,8 +53,7 @@ if TYPE_CHECKING:
 
     from treerag.daemon.app import Daemon
 
-__all__ = ["BODY_LIMIT", "HEAD_LIMIT", "HOOK_PATH", "LOOPBACK_HOSTS", "install", "read_or_create_token",
-           "read_token", "serve_http", "token_path"]
+__all__ = ["BODY_LIMIT", "HEAD_LIMIT", "LOOPBACK_HOSTS", "install", "read_token", "serve_http", "token_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +67,6 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
 _TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FD_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _JSON = {"Content-Type": "application/json"}
-
-
-# -- the token ------------------------------------------------------------------------
 
 
 def token_path() -> Path:
@@ -100,37 +88,26 @@ def read_token(path: Path | None = None) -> str:
 
 
 def read_or_create_token(path: Path) -> str:
-    """Read the token, or write a new one (0600) when the file is missing or empty."""
+    """Read the token, or write a new one when the file is missing or empty; the file ends up 0600."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        st = path.stat()
-        if st.st_uid != os.getuid():
-            raise ConfigError(f"belongs to uid {st.st_uid}, not to you", source=str(path)) from None
-        if st.st_mode & 0o077:
-            os.chmod(path, 0o600)
-            logger.warning("HTTP token file %s had mode %o; set it to 0600", path, st.st_mode & 0o777)
-        if st.st_size:
-            return read_token(path)
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="ascii") as fp:
-        fp.write(token + "\n")
-    logger.info("created the HTTP token file %s", path)
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), "r+", encoding="ascii") as fp:
+        if (mode := os.fstat(fp.fileno()).st_mode & 0o777) != 0o600:
+            os.fchmod(fp.fileno(), 0o600)
+            logger.warning("HTTP token file %s had mode %o; set it to 0600", path, mode)
+        token = fp.read().strip()
+        if not token:
+            token = secrets.token_urlsafe(32)
+            fp.write(token + "\n")
+            logger.info("created the HTTP token file %s", path)
     return token
 
 
-# -- the service ----------------------------------------------------------------------
-
-
 def install(daemon: Daemon) -> None:
-    """Feature installer: when ``http.enabled``, check the host, get the token and add the service.
+    """When ``http.enabled``: check the host, read or create the token, add the service.
 
-    The checks run here, while the daemon is assembled, so a bad host or an
-    unreadable token file stops start-up with one ConfigError line (exit 1);
-    an exception raised inside the root task group would reach ``__main__``
-    wrapped in an ExceptionGroup.
+    Checked here, while the daemon is assembled, so a bad host stops start-up
+    with one ConfigError line (exit 1): raised inside the root task group it
+    would reach ``__main__`` wrapped in an ExceptionGroup.
     """
     config = daemon.full_config
     if config is None or not config.get("http.enabled"):
@@ -141,9 +118,8 @@ def install(daemon: Daemon) -> None:
                     "127.0.0.1, ::1 or localhost", config, "http.host")
     try:
         token = read_or_create_token(token_path())
-    except OSError as exc:
-        raise _fail(f"cannot create the HTTP token file {token_path()}: {exc.strerror or exc}", config,
-                    "http.enabled") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read or create the HTTP token file {token_path()}: {exc}", config, "http.enabled") from exc
 
     async def service(d: Daemon, task_status: TaskStatus[None]) -> None:
         await serve_http(d, task_status, host=host, port=port, token=token)
@@ -161,8 +137,6 @@ def _fail(problem: str, config: Any, key: str) -> ConfigError:
 
 async def serve_http(daemon: Daemon, task_status: TaskStatus[None], *, host: str, port: int, token: str) -> None:
     """Serve until cancelled; raises ConfigError before ``started()`` if the port cannot be bound."""
-    if host not in LOOPBACK_HOSTS:
-        raise ConfigError(f"http.host {host!r} is not a loopback address", key="http.host")
     try:
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
     except OSError as exc:
@@ -187,11 +161,7 @@ class _Request:
 
 
 class _HttpError(Exception):
-    """A request we answer with ``status`` and then close the connection."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+    """A request answered with ``args[0]`` (the status), then the connection is closed."""
 
 
 def _parse_head(head: bytes) -> _Request:
@@ -249,10 +219,10 @@ class _Server:
                 backoff = min(backoff * 2, 1.0)
                 continue
             backoff = 0.05
-            if self.open >= self.daemon.config.max_connections:
+            if self.open < self.daemon.config.max_connections:
+                tg.start_soon(self.connection, stream)
+            else:
                 await stream.aclose()
-                continue
-            tg.start_soon(self.connection, stream)
 
     async def connection(self, stream: SocketStream) -> None:
         self.open += 1
@@ -299,8 +269,8 @@ class _Server:
         try:
             request = await self._read(reader)
         except _HttpError as exc:
-            await _respond(stream, exc.status, b"", {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {},
-                           close=True)
+            status = exc.args[0]
+            await _respond(stream, status, b"", {"WWW-Authenticate": "Bearer"} if status == 401 else {}, close=True)
             with anyio.move_on_after(_LINGER_S):  # drain, so closing does not reset before the client reads
                 await stream.send_eof()
                 while await stream.receive():
@@ -313,9 +283,8 @@ class _Server:
         await _respond(stream, status, body, headers, close=not request.keep_alive)
         elapsed = time.perf_counter() - started
         self._answered.inc()
-        self.daemon.latency.record("http", elapsed)
-        if op:
-            self.daemon.latency.record(f"http.{op}", elapsed)
+        for name in ("http", f"http.{op}") if op else ("http",):
+            self.daemon.latency.record(name, elapsed)
         return request.keep_alive
 
     async def _route(self, request: _Request) -> tuple[int, bytes, dict[str, str], str]:
@@ -348,7 +317,8 @@ class _Server:
             logger.info("HTTP hook %s: the body is not JSON (%s); answered with nothing", event, exc)
             return b""
         if not isinstance(payload, dict):
-            logger.info("HTTP hook %s: the body is not a JSON object; answered with nothing", event)
+            logger.info("HTTP hook %s: the body is a JSON %s, not an object; answered with nothing", event,
+                        type(payload).__name__)
             return b""
         daemon = self.daemon
         daemon.stats.in_flight += 1  # the shutdown grace period waits for hook answers too
@@ -373,7 +343,8 @@ def _metrics_text(daemon: Daemon) -> str:
     """The registry's Prometheus text plus process gauges from the current metrics sample."""
     sample = daemon.metrics_sample()
     process = sample.get("process") or {}
-    gauges = [
+    lines = [daemon.metrics.to_prometheus().rstrip("\n")]
+    for name, help_text, value in [
         ("process_rss_bytes", "resident set size of the daemon", process.get("rss_bytes")),
         ("process_total_rss_bytes", "resident set size of the daemon and its workers", process.get("total_rss_bytes")),
         ("process_cpu_percent", "CPU use since the previous sample, percent of one core", process.get("cpu_percent")),
@@ -381,9 +352,7 @@ def _metrics_text(daemon: Daemon) -> str:
         ("process_threads", "threads of the daemon", process.get("num_threads")),
         ("uptime_seconds", "seconds since the daemon started", sample.get("uptime_s")),
         ("context_cache_hit_rate", "context cache hits over lookups", (sample.get("cache") or {}).get("hit_rate")),
-    ]
-    lines = [daemon.metrics.to_prometheus().rstrip("\n")]
-    for name, help_text, value in gauges:
+    ]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             lines += [f"# HELP treerag_{name} {help_text}", f"# TYPE treerag_{name} gauge", f"treerag_{name} {value}"]
     return "\n".join(line for line in lines if line) + "\n"

@@ -15,13 +15,17 @@ from treerag.context.cache import ContextCache
 from treerag.context.hooks import HookHandler
 from treerag.context.service import ContextService
 from treerag.errors import InvalidParams
+from treerag.runtime.memory import MemoryMonitor
 from treerag.runtime.projects import ProjectEntry, ProjectManager
+from treerag.runtime.taskqueue import TaskQueue
 
 if TYPE_CHECKING:
     from treerag.daemon.app import Daemon
     from treerag.daemon.methods import RequestContext
 
 __all__ = ["install"]
+
+PRIORITY_REQUESTED_INDEX = 60
 
 
 def _str(params: dict[str, Any], key: str, *, required: bool = True) -> str:
@@ -41,7 +45,9 @@ def _int(params: dict[str, Any], key: str, default: int, lo: int = 1, hi: int = 
 
 
 class ProjectMethods:
-    def __init__(self, daemon: Daemon, manager: ProjectManager, context: ContextService, hooks: HookHandler) -> None:
+    def __init__(self, daemon: Daemon, manager: ProjectManager, context: ContextService, hooks: HookHandler,
+                 queue: TaskQueue) -> None:
+        self.queue = queue
         self.daemon = daemon
         self.manager = manager
         self.context = context
@@ -59,8 +65,13 @@ class ProjectMethods:
         entry = known if known is not None and known.root == path.resolve() else self.manager.entry_for_root(
             path, create=True)
         if params.get("wait", True) is False:
-            self.manager.spawn(self._index_background, entry)
-            return {"root": str(entry.root), "started": True}
+            queued = self.queue.submit("index", PRIORITY_REQUESTED_INDEX, lambda: self._index_background(entry),
+                                       label=str(entry.root))
+            if not queued:
+                from treerag.errors import TreeragError
+
+                raise TreeragError("the task queue is full; try again later")
+            return {"root": str(entry.root), "queued": True}
         return await self.manager.index(entry)
 
     async def _index_background(self, entry: ProjectEntry) -> None:
@@ -150,6 +161,25 @@ class ProjectMethods:
         self.daemon.latency.record("context", time.perf_counter() - started)
         return {"text": text}
 
+    async def queue_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Pending, running and failed background tasks by kind and priority."""
+        return {**self.queue.statistics(), "failed_tasks": list(self.queue.failures)}
+
+    async def queue_drain(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Drop every pending task (running ones finish)."""
+        kind = params.get("kind")
+        return {"dropped": self.queue.drain(kind if isinstance(kind, str) else None)}
+
+    async def queue_pause(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Hold the queue: nothing new starts."""
+        self.queue.pause()
+        return {"paused": True}
+
+    async def queue_resume(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Let the queue run again."""
+        self.queue.resume()
+        return {"paused": False}
+
     async def hook(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one Claude Code hook: ``event`` and the hook's ``payload``."""
         started = time.perf_counter()
@@ -173,12 +203,15 @@ def install(daemon: Daemon) -> None:
         publish=daemon.broadcast.publish,
         max_file_bytes=int(get("index.max_file_bytes") or 1 << 20),
         nice=int(get("index.nice") or 10),
+        idle_evict_s=60.0 * float(get("resources.idle_evict_minutes") or 10),
     )
     cache = ContextCache(int(get("context.cache_entries") or 256))
     context = ContextService(manager, cache, default_budget=int(get("context.budget_tokens") or 2000),
                              max_chars=int(get("context.max_chars") or 9500))
-    hooks = HookHandler(manager, context)
-    methods = ProjectMethods(daemon, manager, context, hooks)
+    queue = TaskQueue(concurrency=1)
+    hooks = HookHandler(manager, context, queue)
+    monitor = MemoryMonitor(manager, float(get("resources.memory_limit_mb") or 100), cache=cache, queue=queue)
+    methods = ProjectMethods(daemon, manager, context, hooks, queue)
     daemon.projects = manager  # type: ignore[attr-defined]
     daemon.context = context  # type: ignore[attr-defined]
     table = daemon.methods
@@ -191,14 +224,30 @@ def install(daemon: Daemon) -> None:
     table.register("query", methods.query)
     table.register("context", methods.context_text)
     table.register("hook", methods.hook)
+    table.register("queue.status", methods.queue_status)
+    table.register("queue.drain", methods.queue_drain)
+    table.register("queue.pause", methods.queue_pause)
+    table.register("queue.resume", methods.queue_resume)
 
     async def run_manager(d: Daemon, task_status: Any) -> None:
         await manager.service(task_status)
 
-    daemon.add_service(run_manager)
+    async def run_queue(d: Daemon, task_status: Any) -> None:
+        await queue.service(task_status)
+
+    async def run_monitor(d: Daemon, task_status: Any) -> None:
+        await monitor.service(task_status)
+
+    async def run_idle(d: Daemon, task_status: Any) -> None:
+        await manager.idle_service(task_status)
+
+    for service in (run_manager, run_queue, run_monitor, run_idle):
+        daemon.add_service(service)
     daemon.samplers.append(lambda: {
         "projects": manager.records(),
         "cache": cache.statistics(),
         "hooks": hooks.statistics(),
         "index": manager.statistics(),
+        "queue": queue.statistics(),
+        "resources": monitor.statistics(),
     })

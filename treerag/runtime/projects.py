@@ -64,6 +64,7 @@ class ProjectEntry:
     watcher: Any = None
     summary: dict[str, Any] = field(default_factory=dict)
     write_blocked: bool = False  # a full disk stopped automatic updates
+    loaded_at_time: float = 0.0
 
     @property
     def db_path(self) -> Path:
@@ -109,6 +110,7 @@ class ProjectManager:
         publish: Callable[[str, Any], int] = lambda topic, data: 0,
         max_file_bytes: int = 1 << 20,
         nice: int = 10,
+        idle_evict_s: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.projects_dir = cache_dir / "projects"
@@ -116,6 +118,8 @@ class ProjectManager:
         self.max_file_bytes = max_file_bytes
         self.nice = nice
         self.clock = clock
+        self.idle_evict_s = idle_evict_s
+        self._loaded_signal = anyio.Event()
         self.entries: dict[Path, ProjectEntry] = {}
         self.current: ProjectEntry | None = None
         self.on_loaded: list[Callable[[ProjectEntry], None]] = []
@@ -259,6 +263,8 @@ class ProjectManager:
             old.close()
         entry.state, entry.error = "loaded", None
         entry.summary = entry.loaded.summary()
+        entry.loaded_at_time = self.clock()
+        self._loaded_signal.set()
         logger.info("loaded %s (%d files) in %.1f ms", entry.root, entry.loaded.files,
                     (time.perf_counter() - started) * 1e3, extra={"project": str(entry.root)})
         for callback in self.on_loaded:
@@ -278,6 +284,33 @@ class ProjectManager:
         self.evictions += 1
         logger.info("evicted %s (%s)", entry.root, reason, extra={"project": str(entry.root), "reason": reason})
         return True
+
+    async def wait_loaded(self) -> None:
+        """Return once some project is loaded (immediately if one is)."""
+        if not self.loaded_entries():
+            self._loaded_signal = anyio.Event()
+            await self._loaded_signal.wait()
+
+    async def idle_service(self, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """Unload projects idle for ``idle_evict_s``: one sleep until the earliest deadline, no polling."""
+        task_status.started()
+        while True:
+            loaded = self.loaded_entries()
+            if not loaded:
+                await self.wait_loaded()
+                continue
+            now = self.clock()
+            earliest = min((e.last_used or e.loaded_at_time) + self.idle_evict_s for e in loaded)
+            if earliest > now:
+                await anyio.sleep(earliest - now)
+                continue
+            for entry in loaded:
+                if (entry.last_used or entry.loaded_at_time) + self.idle_evict_s > now:
+                    continue
+                if entry.lock.locked():  # being indexed: busy, not idle
+                    entry.last_used = now
+                else:
+                    self.evict(entry, f"idle for {self.idle_evict_s / 60:g} min")
 
     def loaded_entries(self) -> list[ProjectEntry]:
         return sorted((e for e in self.entries.values() if e.loaded is not None), key=lambda e: e.last_used or 0)

@@ -1,0 +1,63 @@
+"""MemoryMonitor levels and actions, with an injected usage reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from treerag.context.cache import ContextCache
+from treerag.runtime.memory import CRITICAL, NORMAL, WARNING, MemoryMonitor, pressure_level
+from treerag.runtime.projects import ProjectEntry, ProjectManager
+from treerag.runtime.taskqueue import TaskQueue
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize(("usage", "level"), [
+    pytest.param(69, NORMAL, id="69%"), pytest.param(70, WARNING, id="70%"),
+    pytest.param(89, WARNING, id="89%"), pytest.param(90, CRITICAL, id="90%"),
+])
+def test_levels(usage, level):
+    assert pressure_level(usage * MB, 100 * MB) == level
+
+
+class FakeLoaded:
+    def close(self) -> None:
+        pass
+
+
+def manager_with(tmp_path: Path, n: int) -> ProjectManager:
+    manager = ProjectManager(tmp_path / "cache")
+    for i in range(n):
+        root = tmp_path / f"p{i}"
+        entry = ProjectEntry(root=root, dir=tmp_path / f"d{i}", state="loaded", loaded=FakeLoaded())  # type: ignore[arg-type]
+        entry.last_used = float(i)
+        manager.entries[root] = entry
+    manager.current = manager.entries[tmp_path / f"p{n - 1}"]
+    return manager
+
+
+def test_warning_evicts_the_least_recently_used(tmp_path):
+    manager = manager_with(tmp_path, 3)
+    monitor = MemoryMonitor(manager, 100, usage=lambda: 75 * MB)
+    assert monitor.check() == WARNING
+    assert [e.root.name for e in manager.loaded_entries()] == ["p1", "p2"]
+    assert manager.entries[tmp_path / "p0"].state == "evicted"
+
+
+def test_critical_keeps_only_current_shrinks_cache_and_pauses_queue(tmp_path):
+    manager = manager_with(tmp_path, 4)
+    cache, queue = ContextCache(256), TaskQueue()
+    for i in range(100):
+        cache.put("r", "prompt", str(i), "text", [])
+    usage = [95 * MB]
+    monitor = MemoryMonitor(manager, 100, cache=cache, queue=queue, usage=lambda: usage[0])
+    assert monitor.check() == CRITICAL
+    assert [e.root.name for e in manager.loaded_entries()] == ["p3"]
+    assert cache.statistics()["entries"] <= 16
+    assert queue.paused
+    usage[0] = 60 * MB
+    assert monitor.check() == NORMAL
+    assert not queue.paused
+    assert manager.evictions == 3
