@@ -97,8 +97,7 @@ def _cold_index(corpus: corpora.Corpus, runs: int, ctags_version: str | None) ->
                     "≤ 3× ctags", "ctags not installed", "info", raw)]
     per_k = db_bytes / files * 1000 if files else 0
     rows.append(Row("index", f"index size on disk, {corpus.name}", f"{mb(per_k)} / 1,000 files", "",
-                    f"total {mb(db_bytes)}; source tree {mb(raw['tree_bytes'] / files * 1000 if files else 0)}"
-                    " / 1,000 files", "info"))
+                    f"total {mb(db_bytes)} for {mb(raw['tree_bytes'])} of source", "info"))
     return rows
 
 

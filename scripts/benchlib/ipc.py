@@ -5,7 +5,7 @@ the same length-prefixed msgpack frames and answers each with the frame the
 daemon would send (``{"id", "result": "pong"}``), so both sides move the same
 bytes and are timed by the same ``treerag.client`` code. A second floor, a raw
 byte echo timed with a bare socket, shows what the kernel round trip alone costs.
-Daemon and floor are timed in alternating batches, so machine noise hits both.
+Daemon and floors are timed in alternating batches of 100, so machine noise hits all of them.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def bench_ping(opts: Options) -> list[Row]:
     from treerag.client import connect
 
     total = opts.pick(12_000, 3_000)
-    batch = 500
+    batch = 100
     with sandbox() as box, running_daemon(box) as daemon:
         floor_sock = box.path / "floor.sock"
         raw_sock = box.path / "raw.sock"

@@ -19,7 +19,7 @@ RESULT_MARK = {"pass": "pass", "short": "**short**", "info": "–", "error": "**
 METHOD_NOTES = """\
 How each group measures (numbers above are all measured in the run; nothing is typed in):
 
-- **ping**: msgpack `ping` over one connection with `treerag.client`, in alternating batches of 500 against a
+- **ping**: msgpack `ping` over one connection with `treerag.client`, in alternating batches of 100 against a
   bare asyncio Unix-socket server (own process) that answers the same length-prefixed msgpack frames with the
   same reply, timed by the same client code; a raw byte echo over a bare socket is shown as the kernel floor.
 - **idle**: the daemon and two floor interpreters (`time.sleep`, and `import asyncio` + `time.sleep`) run at
@@ -54,7 +54,7 @@ How each group measures (numbers above are all measured in the run; nothing is t
 def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "kernel": platform.release(),
                             "python": platform.python_version(), "python_path": PYTHON,
-                            "cores": os.cpu_count()}
+                            "cores": os.cpu_count(), "loadavg_start": os.getloadavg()}
     try:
         with open("/proc/cpuinfo") as f:
             models = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
@@ -76,6 +76,10 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         info["commit"] = "?"
     return info
+
+
+def _load(values: Any) -> str:
+    return "/".join(f"{v:.2f}" for v in values) if values else "?"
 
 
 def _cells(row: Row) -> list[str]:
@@ -136,6 +140,8 @@ is measured in the same run on the same machine; medians and P99 are over the sa
 - **python**: {machine['python']} ({machine['python_path']})
 - **treerag**: commit {machine.get('commit', '?')}
 - **time taken**: {took}
+- **load average** (1/5/15 min) at start {_load(machine.get('loadavg_start'))}, at end {_load(machine.get('loadavg_end'))}
+  (other work on the machine moves the numbers; the floors run interleaved with the measured side to share it)
 - **raw results**: `{json_path.relative_to(REPO) if json_path else '(not written)'}` (gitignored)
 
 Result: {summary_line(rows)}.

@@ -26,7 +26,15 @@ EXIT_ALREADY_RUNNING = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from treerag.cli import commands_context, commands_daemon, commands_hooks, commands_index, commands_runtime
+    from treerag.cli import (
+        commands_context,
+        commands_daemon,
+        commands_doctor,
+        commands_hooks,
+        commands_index,
+        commands_runtime,
+        commands_top,
+    )
 
     parser = argparse.ArgumentParser(
         prog="treerag",
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"treerag {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (commands_daemon, commands_index, commands_context, commands_hooks, commands_runtime):
+    for module in (commands_daemon, commands_top, commands_index, commands_context, commands_hooks, commands_runtime, commands_doctor):
         module.add_parsers(sub)
     return parser
 

@@ -97,6 +97,8 @@ def read_or_create_token(path: Path) -> str:
         token = fp.read().strip()
         if not token:
             token = secrets.token_urlsafe(32)
+            fp.seek(0)
+            fp.truncate()
             fp.write(token + "\n")
             logger.info("created the HTTP token file %s", path)
     return token
@@ -246,7 +248,7 @@ class _Server:
             self._refused.inc()
         return ok
 
-    async def _read(self, reader: BufferedByteReceiveStream) -> _Request | None:
+    async def _read(self, stream: SocketStream, reader: BufferedByteReceiveStream) -> _Request | None:
         """The next request, or None if it did not arrive within the read deadline."""
         with anyio.move_on_after(self.daemon.config.read_timeout_s):
             try:
@@ -260,6 +262,8 @@ class _Server:
                 if not self._authorized(request):
                     raise _HttpError(401)
                 raise _HttpError(501 if "transfer-encoding" in request.headers else 413)
+            if request.length and request.headers.get("expect", "").lower() == "100-continue":
+                await stream.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits 1 s for it otherwise
             request.body = await reader.receive_exactly(request.length) if request.length else b""
             return request
         return None
@@ -267,7 +271,7 @@ class _Server:
     async def _serve_one(self, stream: SocketStream, reader: BufferedByteReceiveStream) -> bool:
         """Answer one request; False when the connection is to be closed."""
         try:
-            request = await self._read(reader)
+            request = await self._read(stream, reader)
         except _HttpError as exc:
             status = exc.args[0]
             await _respond(stream, status, b"", {"WWW-Authenticate": "Bearer"} if status == 401 else {}, close=True)

@@ -99,6 +99,7 @@ class ProjectEntry:
             "progress": self.progress,
             "current": current,
             "error": self.error,
+            "watches": self.watcher.statistics().get("watches", 0) if self.watcher is not None else 0,
         }
 
 

@@ -58,7 +58,7 @@ class Plot(Vertical):
             label, subtitle = "no data", ""
         if label != self._label:
             self._label = label
-            self._value.update(label)
+            self._value.update(label, layout=False)  # fixed size: repaint only
         if subtitle != self.border_subtitle:
             self.border_subtitle = subtitle
         self._spark.data = list(values)  # a reactive: an equal list does not repaint

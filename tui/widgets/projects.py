@@ -85,7 +85,8 @@ class ProjectsTable(DataTable[str]):
                     continue
                 for column, before, after in zip(COLUMNS, old or (), new, strict=False):
                     if before != after:
-                        self.update_cell(root, column.key, after, update_width=True)
+                        # Re-measuring the column means a layout pass; only a longer value needs it.
+                        self.update_cell(root, column.key, after, update_width=len(after) > len(before))
         self._cells = cells
 
     def _rebuild(self, order: list[str], cells: Mapping[str, tuple[str, ...]]) -> None:

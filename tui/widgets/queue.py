@@ -44,7 +44,7 @@ class QueuePanel(Static):
             return
         self._shown = dict(queue)
         self.border_title = "queue · paused" if queue.get("paused") else "queue"
-        self.update(self._render_queue(queue))
+        self.update(self._render_queue(queue), layout=False)  # fixed size: repaint only
 
     @staticmethod
     def _render_queue(queue: Mapping[str, Any]) -> Table:
