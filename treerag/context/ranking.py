@@ -33,6 +33,20 @@ __all__ = ["RankedFile", "Terms", "extract_terms", "rank_files"]
 
 FTS_LIMIT = 150
 SEEDS = 30
+NAMED_WEIGHT = 1.0  # a file defines an identifier the text spells out
+WORD_NAME_WEIGHT = 0.35  # a file defines a symbol named like a plain word of the text
+PATH_WEIGHT = 1.5  # the text names the file's path
+STEM_WEIGHT = 0.5  # the text spells out the file's name
+DIR_WEIGHT = 0.15  # … or the name of one of its two nearest directories
+SPREAD_DECAY = 0.35
+SPREAD_WEIGHT = 0.6
+PRIOR_WEIGHT = 0.15
+TEST_PENALTY = 0.45  # tests, unless the text is about tests
+TEST_BOOST = 1.0  # tests, when it is
+HEADER_PENALTY = 1.0
+_MODULE_FILES = frozenset({"index", "mod", "__init__", "init"})
+_HEADER_EXTS = frozenset({"h", "hh", "hpp", "hxx"})
+_SOURCE_EXTS = frozenset({"c", "cc", "cpp", "cxx", "m", "mm"})
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[\w.\-]*[/\\][\w.\-/\\]+|[\w\-]+\.[A-Za-z]{1,5}\b")
 _DEFINITION_KINDS = frozenset({"class", "function", "interface", "struct", "trait", "enum", "type"})
@@ -80,6 +94,25 @@ def extract_terms(text: str) -> Terms:
                  about_tests=bool(_TEST_WORDS & set(unique)))
 
 
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+_SUFFIXES = ("ing", "ers", "er", "ies", "es", "ed", "s", "e")
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper so that parse/parser/parsing and route/routes/router meet."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not (suffix == "s" and word.endswith("ss")):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
 def _fts_query(words: list[str]) -> str:
     return " OR ".join(f'"{w}"' for w in words if w.isalnum())
 
@@ -100,42 +133,33 @@ def rank_files(project: LoadedProject, text: str, limit: int = 10) -> list[Ranke
                 seeds[i] = seeds.get(i, 0.0) + score / top
 
     # 2. named identifiers and paths
-    names = sorted({*terms.identifiers, *(w for w in terms.words if len(w) > 3)})
-    if names:
-        marks = ",".join("?" * len(names))
-        exact = {n.lower() for n in terms.identifiers}
-        for file_id, name in project.store.db.execute(
-            f"SELECT DISTINCT file_id, name FROM symbols WHERE name IN ({marks}) COLLATE NOCASE LIMIT 400", names
-        ):
-            i = project.index_of_id.get(file_id)
-            if i is not None:
-                seeds[i] = seeds.get(i, 0.0) + (1.0 if name.lower() in exact else 0.35)
+    _add_named_symbols(project, terms, seeds)
     for path in terms.paths:
         for i in _path_matches(project, path):
-            seeds[i] = seeds.get(i, 0.0) + 1.5
-    stems = {w for w in terms.words if len(w) > 2}
+            seeds[i] = seeds.get(i, 0.0) + PATH_WEIGHT
+    stems = {_stem(w) for w in terms.words if len(w) > 2}
     if stems:
         for i, score in list(seeds.items()):
-            stem = project.paths[i].rsplit("/", 1)[-1].split(".", 1)[0].lower()
-            if stem in stems or stem.rstrip("s") in stems:
-                seeds[i] = score + 0.5
+            seeds[i] = score + _path_name_boost(project.paths[i], stems)
     if not seeds:
         return []
 
     # 3. graph spread from the strongest seeds
     strongest = dict(sorted(seeds.items(), key=lambda kv: -kv[1])[:SEEDS])
-    spread_scores = spread(strongest, project.neighbours, hops=2, decay=0.35, fanout=30)
+    spread_scores = spread(strongest, project.neighbours, hops=2, decay=SPREAD_DECAY, fanout=30)
 
     # 4. prior and penalties
     max_rank = max(project.rank) if len(project.rank) else 1.0
     final: dict[int, float] = {}
     for i, score in spread_scores.items():
-        value = seeds.get(i, 0.0) + 0.6 * (score - strongest.get(i, 0.0)) + 0.15 * project.rank[i] / (max_rank or 1.0)
-        if project.is_test(i) and not terms.about_tests:
-            value *= 0.45
+        value = (seeds.get(i, 0.0) + SPREAD_WEIGHT * (score - strongest.get(i, 0.0))
+                 + PRIOR_WEIGHT * project.rank[i] / (max_rank or 1.0))
+        if project.is_test(i):
+            value *= TEST_BOOST if terms.about_tests else TEST_PENALTY
         if project.is_generated(i):
             value *= 0.3
         final[i] = value
+    _prefer_definitions(project, final)
     ordered = sorted(final.items(), key=lambda kv: (-kv[1], project.paths[kv[0]]))[:limit]
     if not ordered:
         return []
@@ -143,6 +167,66 @@ def rank_files(project: LoadedProject, text: str, limit: int = 10) -> list[Ranke
     ranked = [RankedFile(i, project.paths[i], round(score / best, 4)) for i, score in ordered]
     _attach_symbols(project, ranked, terms)
     return ranked
+
+
+def _add_named_symbols(project: LoadedProject, terms: Terms, seeds: dict[int, float]) -> None:
+    """Files defining a symbol the text names: full weight for an identifier, less for a plain word.
+
+    A name defined in many files says less about each of them, so its weight is shared out.
+    """
+    exact = {n.lower() for n in terms.identifiers}
+    words = {w for w in terms.words if len(w) > 3}
+    words |= {_singular(w) for w in words}
+    names = sorted(exact | words)
+    if not names:
+        return
+    marks = ",".join("?" * len(names))
+    definers: dict[str, set[int]] = {}
+    for file_id, name in project.store.db.execute(
+        f"SELECT DISTINCT file_id, name FROM symbols WHERE name IN ({marks}) COLLATE NOCASE LIMIT 400", names
+    ):
+        i = project.index_of_id.get(file_id)
+        if i is not None:
+            definers.setdefault(name.lower(), set()).add(i)
+    for name, files in definers.items():
+        weight = (NAMED_WEIGHT if name in exact else WORD_NAME_WEIGHT) / len(files) ** 0.5
+        for i in files:
+            seeds[i] = seeds.get(i, 0.0) + weight
+
+
+def _path_name_boost(path: str, stems: set[str]) -> float:
+    """How much of the file's own name (and its directories' names) the text spells out.
+
+    A module file (``index.js``, ``mod.rs``, ``__init__.py``) is named by its directory.
+    """
+    parts = path.split("/")
+    stem = parts[-1].split(".", 1)[0]
+    dirs = parts[:-1]
+    if stem.lower() in _MODULE_FILES and dirs:
+        stem = dirs.pop()
+    words = [w for w in split_identifier(stem) if len(w) > 1] or [stem.lower()]
+    matched = sum(1 for w in words if _stem(w) in stems)
+    boost = STEM_WEIGHT * matched / len(words)
+    if _stem(stem.lower()) in stems:
+        boost = STEM_WEIGHT
+    boost += DIR_WEIGHT * sum(1 for d in dirs[-2:] if _stem(d.lower()) in stems)
+    return boost
+
+
+def _prefer_definitions(project: LoadedProject, final: dict[int, float]) -> None:
+    """A C/C++ header competing with its own implementation file yields to it: behaviour lives there."""
+    sources = set()
+    headers = []
+    for i in final:
+        name = project.paths[i].rsplit("/", 1)[-1]
+        stem, _, ext = name.rpartition(".")
+        if ext in _SOURCE_EXTS:
+            sources.add(stem)
+        elif ext in _HEADER_EXTS:
+            headers.append((i, stem))
+    for i, stem in headers:
+        if stem in sources:
+            final[i] *= HEADER_PENALTY
 
 
 def _path_matches(project: LoadedProject, path: str) -> list[int]:
