@@ -140,7 +140,7 @@ class HookHandler:
 
     async def _index_quietly(self, entry: ProjectEntry) -> None:
         try:
-            await self.manager.index(entry)
+            await self.manager.index(entry, requested=False)
         except TreeragError as exc:
             logger.warning("background index of %s failed: %s", entry.root, exc)
 

@@ -86,6 +86,7 @@ def build_index(
     paths: Iterable[str] | None = None,
     max_file_bytes: int = 1 << 20,
     progress: Progress | None = None,
+    throttle: Callable[[], None] | None = None,
 ) -> BuildReport:
     """Full build when ``paths`` is None, else an update of just those paths (files or directories)."""
     from treerag.index.ignore import IgnoreRules
@@ -116,6 +117,8 @@ def build_index(
         parsed: dict[str, tuple[ParsedFile, str, int, int]] = {}
         touched_only: dict[str, tuple[int, int]] = {}
         for i, rel in enumerate(candidates):
+            if throttle is not None:
+                throttle()
             outcome = _read_and_parse(root, rel, known.get(rel), sniff_head)
             if outcome is None:  # vanished, unreadable or secret
                 if rel in known:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 __all__ = ["main", "run_job"]
@@ -37,8 +38,31 @@ def _emit(obj: object) -> None:
     sys.stdout.flush()
 
 
+class CpuCap:
+    """Keep this process under ``share`` of one core by sleeping between files (background builds)."""
+
+    def __init__(self, share: float, window_s: float = 0.25) -> None:
+        self.share = share
+        self.window_s = window_s
+        self._wall = time.monotonic()
+        self._cpu = time.process_time()
+
+    def __call__(self) -> None:
+        wall, cpu = time.monotonic(), time.process_time()
+        used, elapsed = cpu - self._cpu, wall - self._wall
+        if elapsed < self.window_s:
+            return
+        owed = used / self.share - elapsed  # how long to rest so that used / (elapsed + rest) == share
+        if owed > 0:
+            time.sleep(min(owed, 2.0))
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+
+
 def run_job(request: dict) -> dict:  # type: ignore[type-arg]
     from treerag.index.builder import build_index
+
+    share = request.get("cpu_share")
+    throttle = CpuCap(float(share)) if share else None
 
     paths = request.get("paths")
     report = build_index(
@@ -47,6 +71,7 @@ def run_job(request: dict) -> dict:  # type: ignore[type-arg]
         paths=paths,
         max_file_bytes=int(request.get("max_file_bytes", 1 << 20)),
         progress=lambda phase, done, total: _emit({"progress": {"phase": phase, "done": done, "total": total}}),
+        throttle=throttle,
     )
     return report.to_dict()
 

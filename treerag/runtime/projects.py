@@ -35,6 +35,7 @@ __all__ = ["ProjectEntry", "ProjectManager", "project_id"]
 
 logger = logging.getLogger(__name__)
 
+BACKGROUND_CPU_SHARE = 0.45
 ROOT_MARKERS = (".git", ".hg", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", "setup.py", "pom.xml")
 
 
@@ -344,7 +345,7 @@ class ProjectManager:
                 entry.state = "indexing"
                 entry.progress = {"done": 0, "total": 0}
             try:
-                report = await self._run_worker(entry, paths)
+                report = await self._run_worker(entry, paths, requested)
             except TreeragError as exc:
                 entry.state = "loaded" if entry.loaded is not None else "error"
                 entry.error = str(exc)
@@ -372,10 +373,12 @@ class ProjectManager:
                 callback(entry, report["changed_paths"] if paths is not None else [])
             return report
 
-    async def _run_worker(self, entry: ProjectEntry, paths: list[str] | None) -> dict[str, Any]:
+    async def _run_worker(self, entry: ProjectEntry, paths: list[str] | None, requested: bool) -> dict[str, Any]:
         entry.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         request = {"root": str(entry.root), "db": str(entry.db_path), "paths": paths,
-                   "max_file_bytes": self.max_file_bytes, "nice": self.nice if paths is None else 0}
+                   "max_file_bytes": self.max_file_bytes, "nice": self.nice if paths is None else 0,
+                   # a full build nobody waits for stays under half a core; updates and requested builds run free
+                   "cpu_share": BACKGROUND_CPU_SHARE if paths is None and not requested else None}
         process = await anyio.open_process([sys.executable, "-m", "treerag.index.worker"],
                                            stdin=-1, stdout=-1, stderr=-1)
         self.worker_pids.add(process.pid)
