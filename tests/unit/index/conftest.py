@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -59,5 +59,30 @@ def make_resolver() -> Callable[[str], ImportResolver]:
 
     def make(project: str) -> ImportResolver:
         return ImportResolver(project_paths(project), PROJECTS / project)
+
+    return make
+
+
+MakeTree = Callable[[Mapping[str, str | bytes]], Path]
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> MakeTree:
+    """Write ``{rel: content}`` under a fresh root; a rel ending in ``/`` is an empty directory."""
+
+    def make(files: Mapping[str, str | bytes]) -> Path:
+        root = tmp_path / "project"
+        root.mkdir(exist_ok=True)
+        for rel, content in files.items():
+            path = root / rel
+            if rel.endswith("/"):
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        return root
 
     return make

@@ -11,29 +11,10 @@ from pathspec import GitIgnoreSpec
 from treerag.index import ignore
 from treerag.index.ignore import IgnoreRules
 
-MakeTree = Callable[[Mapping[str, str | bytes]], Path]
+MakeTree = Callable[[Mapping[str, str | bytes]], Path]  # the make_tree fixture (conftest.py)
 
 
-@pytest.fixture
-def make_tree(tmp_path: Path) -> MakeTree:
-    """Write ``{rel: content}`` under a fresh root; a rel ending in ``/`` is an empty directory."""
 
-    def make(files: Mapping[str, str | bytes]) -> Path:
-        root = tmp_path / "project"
-        root.mkdir(exist_ok=True)
-        for rel, content in files.items():
-            path = root / rel
-            if rel.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        return root
-
-    return make
 
 
 NESTED = {

@@ -15,6 +15,7 @@ import pytest
 from treerag.index import scanner
 from treerag.index.ignore import IgnoreRules
 from treerag.index.scanner import (
+
     SKIP_REASONS,
     SNIFF_BYTES,
     classify_file,
@@ -23,7 +24,8 @@ from treerag.index.scanner import (
     stat_walk,
 )
 
-MakeTree = Callable[[Mapping[str, str | bytes]], Path]
+MakeTree = Callable[[Mapping[str, str | bytes]], Path]  # the make_tree fixture (conftest.py)
+
 
 PEM_KEY = (
     "-----BEGIN PRIVATE KEY-----\n"
@@ -32,26 +34,6 @@ PEM_KEY = (
 )
 
 
-@pytest.fixture
-def make_tree(tmp_path: Path) -> MakeTree:
-    """Write ``{rel: content}`` under a fresh root; a rel ending in ``/`` is an empty directory."""
-
-    def make(files: Mapping[str, str | bytes]) -> Path:
-        root = tmp_path / "project"
-        root.mkdir(exist_ok=True)
-        for rel, content in files.items():
-            path = root / rel
-            if rel.endswith("/"):
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        return root
-
-    return make
 
 
 def listed(root: Path, **kwargs: object) -> set[str]:
