@@ -313,8 +313,6 @@ def test_a_non_loopback_host_is_refused_at_start(short_dir, host):
     assert not sock.exists()
 
 
-@pytest.mark.xfail(reason="app.Daemon._serve lets a service's start-up ConfigError out wrapped in an "
-                          "ExceptionGroup, so __main__ prints a traceback instead of its one line")
 def test_a_port_in_use_is_a_clear_start_up_error(short_dir):
     with socket.socket() as taken:
         taken.bind((HOST, 0))

@@ -64,6 +64,13 @@ class ServerStats:
         return asdict(self)
 
 
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:  # type: ignore[type-arg]
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
+
+
 class Daemon:
     def __init__(self, config: DaemonSettings, *, full_config: Any = None) -> None:
         self.config = config
@@ -127,7 +134,13 @@ class Daemon:
                 os.umask(old_umask)
             bound = True
             os.chmod(sock, 0o600)
-            await self._serve(listener, on_ready)
+            try:
+                await self._serve(listener, on_ready)
+            except BaseExceptionGroup as group:  # a service that failed to start: let its one error out
+                leaves = _leaves(group)
+                if len(leaves) == 1 and isinstance(leaves[0], Exception):
+                    raise leaves[0] from None
+                raise
         finally:
             try:
                 if bound and sock.exists():
