@@ -48,6 +48,8 @@ _MODULE_FILES = frozenset({"index", "mod", "__init__", "init"})
 _HEADER_EXTS = frozenset({"h", "hh", "hpp", "hxx"})
 _SOURCE_EXTS = frozenset({"c", "cc", "cpp", "cxx", "m", "mm"})
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"\b[A-Za-z_]\w*(?:(?:\.|::|#)[A-Za-z_]\w*)+\b")  # a.b, A::b, Item#done
+_BACKTICKED = re.compile(r"`([^`\n]{1,80})`")
 _PATHLIKE = re.compile(r"[\w.\-]*[/\\][\w.\-/\\]+|[\w\-]+\.[A-Za-z]{1,5}\b")
 _DEFINITION_KINDS = frozenset({"class", "function", "interface", "struct", "trait", "enum", "type"})
 _TEST_WORDS = frozenset({"test", "tests", "testing", "spec", "specs", "pytest", "unittest", "fixture", "fixtures"})
@@ -82,16 +84,29 @@ def extract_terms(text: str) -> Terms:
     paths = [p.strip("./\\").replace("\\", "/") for p in _PATHLIKE.findall(text)]
     identifiers: list[str] = []
     words: list[str] = []
-    for token in _WORD.findall(text):
-        if "_" in token.strip("_") or re.search(r"[a-z][A-Z]", token) or (token.isupper() and len(token) > 2):
+    # `quoted` and dotted.names are code by construction, whatever their case.
+    dotted = [d for d in _DOTTED.findall(text) if d not in paths]
+    quoted = {t for q in _BACKTICKED.findall(text) + dotted for t in _WORD.findall(q)}
+    for match in _WORD.finditer(text):
+        token = match.group()
+        if (token in quoted or "_" in token.strip("_") or re.search(r"[a-z][A-Z]", token)
+                or (token.isupper() and len(token) > 2) or _is_proper_name(text, match.start(), token)):
             identifiers.append(token)
         for part in split_identifier(token):
-            if len(part) > 1 and part not in STOPWORDS:
+            if len(part) > 1 and (part not in STOPWORDS or token in quoted):
                 words.append(part)
     seen: set[str] = set()
     unique = [w for w in words if not (w in seen or seen.add(w))]  # type: ignore[func-returns-value]
     return Terms(words=unique[:40], identifiers=identifiers[:20], paths=paths[:10],
                  about_tests=bool(_TEST_WORDS & set(unique)))
+
+
+def _is_proper_name(text: str, start: int, token: str) -> bool:
+    """A capitalised word inside a sentence ("the Method union") names a type, not prose."""
+    if not (token[0].isupper() and token[1:].islower() and len(token) > 2):
+        return False
+    before = text[:start].rstrip()
+    return bool(before) and before[-1] not in ".!?:;\n\"'(`"
 
 
 def _singular(word: str) -> str:

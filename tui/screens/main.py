@@ -29,12 +29,15 @@ from ..widgets.queue import QueuePanel
 from .confirm import Confirmation, ConfirmScreen
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from ..app import TreeragTop
 
 __all__ = ["CONTROLS", "MainScreen"]
 
 CONTROLS = frozenset({"evict", "evict_others", "drain", "pause", "reindex", "start_daemon"})
 START_HINT = "treerag serve --headless --detach"
+LOG_FLUSH_S = 1.0
 
 
 def _control(key: str, action: str, description: str, show: bool = True) -> list[Binding]:
@@ -67,24 +70,34 @@ class MainScreen(Screen[None]):
         self.readonly = readonly
         self.clock = clock
         self.rendered_seen = 0  # samples_seen at the last render (tests wait on it)
+        self._log_timer: Timer | None = None
+        # Built once and updated in place for the life of the screen.
+        self.header = HeaderBar(id="header")
+        self.header.readonly = readonly
+        self.banner = Static(id="banner", markup=False)
+        self.offline = Static("Connecting to the treerag daemon…", id="offline", markup=False)
+        self.body = Vertical(id="body")
+        self.plots = PlotsPanel(id="plots")
+        self.filter_bar = FilterBar(id="filter")
+        self.table = ProjectsTable(id="projects")
+        self.queue = QueuePanel(id="queue")
+        self.log_panel = LogPanel(id="log")
 
     @property
     def top(self) -> TreeragTop:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        header = HeaderBar(id="header")
-        header.readonly = self.readonly
-        yield header
-        yield Static(id="banner", markup=False)
-        yield Static("Connecting to the treerag daemon…", id="offline", markup=False)
-        with Vertical(id="body"):
-            yield PlotsPanel(id="plots")
-            yield FilterBar(id="filter")
-            yield ProjectsTable(id="projects")
+        yield self.header
+        yield self.banner
+        yield self.offline
+        with self.body:
+            yield self.plots
+            yield self.filter_bar
+            yield self.table
             with Horizontal(id="bottom"):
-                yield QueuePanel(id="queue")
-                yield LogPanel(id="log")
+                yield self.queue
+                yield self.log_panel
         yield Footer(compact=True, show_command_palette=False)
 
     # -- drawing -----------------------------------------------------------------------------
@@ -94,36 +107,45 @@ class MainScreen(Screen[None]):
         if self.frozen or self.state.sample is None:
             return
         state, sample = self.state, self.state.sample
-        self.query_one(HeaderBar).show_sample(sample)
-        self.query_one(PlotsPanel).show(state.history, sample)
+        self.header.show_sample(sample)
+        self.plots.show(state.history, sample)
         process = sample.get("process") or {}
         total = process.get("total_rss_bytes") or (sample.get("resources") or {}).get("usage_bytes")
-        self.query_one(ProjectsTable).show_projects(state.projects, self.clock(), total, state.progress)
-        self.query_one(QueuePanel).show_queue(sample.get("queue") or {})
+        self.table.show_projects(state.projects, self.clock(), total, state.progress)
+        self.queue.show_queue(sample.get("queue") or {})
+        self._flush_logs()  # in the same frame: one repaint a second, not one per log line
         self.rendered_seen = state.samples_seen
 
     def render_logs(self) -> None:
+        """New log records: drawn with the next sample, or within a second if none comes."""
+        if not self.frozen and self._log_timer is None:
+            self._log_timer = self.set_timer(LOG_FLUSH_S, self._flush_logs)
+
+    def _flush_logs(self) -> None:
+        if self._log_timer is not None:
+            self._log_timer.stop()
+            self._log_timer = None
         if not self.frozen:
-            self.query_one(LogPanel).append_records(self.state.take_logs())
+            self.log_panel.append_records(self.state.take_logs())
 
     def show_health(self, health: dict[str, Any]) -> None:
-        self.query_one(HeaderBar).show_health(health)
+        self.header.show_health(health)
 
     def show_connection(self) -> None:
         state = self.state
         # Once connected, any later failure reads as "disconnected, reconnecting…".
-        self.query_one(HeaderBar).status = "lost" if state.ever_connected and state.status == "down" else state.status
-        banner, offline = self.query_one("#banner", Static), self.query_one("#offline", Static)
+        self.header.status = "lost" if state.ever_connected and state.status == "down" else state.status
+        banner, offline = self.banner, self.offline
         if state.status == "up":
             banner.display = False
             offline.display = False
-            self.query_one("#body").display = True
-            self.query_one(ProjectsTable).focus()
+            self.body.display = True
+            self.table.focus()
         elif state.ever_connected:
             banner.update("disconnected, reconnecting…" + (f" — {self._down_text()}" if state.status == "down" else ""))
             banner.display = True
         else:
-            self.query_one("#body").display = False
+            self.body.display = False
             offline.update(self._down_text() if state.status == "down" else "Connecting to the treerag daemon…")
             offline.display = True
         self.refresh_bindings()
@@ -138,22 +160,21 @@ class MainScreen(Screen[None]):
         return f"cannot reach the treerag daemon at {state.socket_label}: {state.reason}. Retrying…"
 
     def watch_frozen(self, frozen: bool) -> None:
-        self.query_one(HeaderBar).frozen = frozen
+        self.header.frozen = frozen
         if not frozen:
             self.render_state()
-            self.render_logs()
+            self._flush_logs()
 
     # -- filter ------------------------------------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.query_one(ProjectsTable).filter_text = event.value
+            self.table.filter_text = event.value
 
     def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
-        bar = self.query_one(FilterBar)
-        if not bar.value:
-            bar.display = False
-        self.query_one(ProjectsTable).focus()
+        if not self.filter_bar.value:
+            self.filter_bar.display = False
+        self.table.focus()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -174,13 +195,11 @@ class MainScreen(Screen[None]):
         self.notify("display frozen (samples are still recorded)" if self.frozen else "display live again")
 
     def action_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.display = True
-        bar.focus()
+        self.filter_bar.display = True
+        self.filter_bar.focus()
 
     def action_evict(self) -> None:
-        table = self.query_one(ProjectsTable)
-        record = table.selected_record()
+        record = self.table.selected_record()
         if record is None:
             self.notify("no project selected", severity="warning")
             return
@@ -226,7 +245,7 @@ class MainScreen(Screen[None]):
         self.top.call_daemon("resume" if resume else "pause", method, {}, done)
 
     def action_reindex(self) -> None:
-        record = self.query_one(ProjectsTable).selected_record()
+        record = self.table.selected_record()
         if record is None:
             self.notify("no project selected", severity="warning")
             return
