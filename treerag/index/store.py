@@ -4,11 +4,13 @@ Layout (schema version ``SCHEMA_VERSION``)::
 
     meta(key, value)                      schema_version, root, built_at, …
     files(id, path, language, size, mtime_ns, hash, flags, doc, summary, rank)
-    symbols(id, file_id, name, qualname, kind, signature, doc, line, end_line)
+    symbols(id, file_id, name, qualname, kind, signature, doc, line, end_line, summary)
     imports(file_id, target, line, names, resolved) as written + the (first) file it resolved to
     refs(file_id, name)                            identifiers a file uses
     edges(src, dst, kind, weight)                  file graph: 1 = import, 2 = reference
-    fts(path, names, signatures, docs)             FTS5, rowid = files.id
+    fts(path, names, signatures, docs)             FTS5, rowid = files.id; docs includes summaries
+    enrichment(hash, node, provider, model, summary, created)   summaries by content, any provider
+    embeddings(hash, provider, model, dim, scale, vec)          int8 vectors by content
 
 The database runs in WAL mode with a small page cache and ``mmap_size`` so
 symbol rows are paged from the file, not copied into the heap. A build or an
@@ -43,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FLAG_ENTRY = 1
 FLAG_TEST = 2
 FLAG_GENERATED = 4
@@ -68,7 +70,8 @@ CREATE TABLE symbols(
     id INTEGER PRIMARY KEY,
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     name TEXT NOT NULL, qualname TEXT NOT NULL, kind TEXT NOT NULL,
-    signature TEXT NOT NULL, doc TEXT NOT NULL, line INTEGER NOT NULL, end_line INTEGER NOT NULL
+    signature TEXT NOT NULL, doc TEXT NOT NULL, line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+    summary TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX symbols_file ON symbols(file_id);
 CREATE INDEX symbols_name ON symbols(name);
@@ -88,6 +91,16 @@ CREATE TABLE edges(
     PRIMARY KEY(src, dst, kind)
 ) WITHOUT ROWID;
 CREATE INDEX edges_dst ON edges(dst);
+CREATE TABLE enrichment(
+    hash TEXT NOT NULL, node TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    summary TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY(hash, node, provider, model)
+) WITHOUT ROWID;
+CREATE TABLE embeddings(
+    hash TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    dim INTEGER NOT NULL, scale REAL NOT NULL, vec BLOB NOT NULL,
+    PRIMARY KEY(hash, provider, model)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE fts USING fts5(path, names, signatures, docs, tokenize = 'porter unicode61 remove_diacritics 2');
 """
 

@@ -1,0 +1,1 @@
+"""Summary and embedding providers behind one small interface (see ``base``)."""
