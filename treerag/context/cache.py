@@ -3,7 +3,8 @@
 Keys are (project root, kind, normalised input). Each entry remembers the
 paths its text mentions; ``invalidate(root, changed)`` drops exactly the
 entries of that project that mention a changed path (plus every overview,
-which summarises the whole project). Bounded LRU; hit/miss counters.
+which summarises the whole project); ``invalidate_update`` is the precise
+variant after an incremental update. Bounded LRU; hit/miss counters.
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ class ContextCache:
             del self._entries[key]
         self.invalidations += len(doomed)
         return len(doomed)
+
+    def invalidate_update(self, root: str, affected: set[str]) -> list[tuple[str, str]]:
+        """After an incremental update: drop this project's prompt answers (ranking is global) and the
+        entries that mention an affected path. Returns the dropped (kind, key) pairs."""
+        doomed = [key for key, entry in self._entries.items()
+                  if key[0] == root and (key[1] in ("prompt", "session") or entry.files & affected)]
+        for key in doomed:
+            del self._entries[key]
+        self.invalidations += len(doomed)
+        return [(kind, key) for _, kind, key in doomed]
+
+    def peek(self, root: str, kind: str, key: str) -> bool:
+        """Whether an entry is cached, without counting a hit or a miss."""
+        return (root, kind, key) in self._entries
 
     def shrink(self, keep: int) -> None:
         while len(self._entries) > keep:

@@ -112,8 +112,9 @@ def file_neighbours(project: LoadedProject, rel: str, limit: int) -> tuple[str, 
     referenced_by = [project.paths[j] for j, _ in project.in_edges(i)
                      if project.paths[j] not in importers][:10]
     stem = rel.rsplit("/", 1)[-1].split(".", 1)[0]
-    tests = sorted({project.paths[j] for j in range(project.files)
-                    if project.is_test(j) and (stem in project.paths[j].rsplit("/", 1)[-1] or j in project.importers_of(i))})
+    importer_set = set(project.importers_of(i))
+    tests = sorted({project.paths[j] for j in project.test_indices
+                    if stem in project.paths[j].rsplit("/", 1)[-1] or j in importer_set})
     lines = [header(project.root.name, f"neighbours of {rel}", project.built_at)]
     if symbols:
         lines.append(f"{rel} defines:")

@@ -2,7 +2,10 @@
 
 It sits between the daemon methods and the loaded projects: it asks the
 ProjectManager for the hot set, ranks or renders, and keeps results in the
-ContextCache, which the manager's change callbacks invalidate.
+ContextCache, which the manager's change callbacks invalidate precisely. It
+also computes file contexts ahead of the reads likely to ask for them: the
+most central files when a project loads, the files a prompt matched, and the
+entries an update made stale.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from treerag.context.cache import ContextCache, normalise
 from treerag.context.overview import build_overview, file_neighbours
 from treerag.context.render import MAX_CHARS, budget_chars, render_prompt
+from treerag.errors import TreeragError
 
 if TYPE_CHECKING:
     from treerag.runtime.projects import ProjectEntry, ProjectManager
@@ -20,6 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["ContextService"]
 
 logger = logging.getLogger(__name__)
+
+WARM_CENTRAL_FILES = 32  # file contexts computed when a project loads
+REFRESH_LIMIT = 32  # file contexts recomputed after one update
+PROMPT_PREFETCH = 6  # file contexts computed for the best files a prompt matched
+PREFETCH_DELAY_S = 0.005
 
 
 class ContextService:
@@ -29,22 +40,70 @@ class ContextService:
         self.cache = cache
         self.default_budget = default_budget
         self.max_chars = min(max_chars, MAX_CHARS)
+        self.prefetched = 0
         manager.on_loaded.append(self._loaded)
         manager.on_changed.append(self._changed)
         manager.on_unloaded.append(lambda entry: cache.invalidate(str(entry.root)))
 
-    # -- invalidation ----------------------------------------------------------------
+    # -- invalidation and prefetch ---------------------------------------------------
 
     def _loaded(self, entry: ProjectEntry) -> None:
-        self.cache.invalidate(str(entry.root))
         loaded = entry.loaded
-        if loaded is not None:  # warm the overview: session starts are served from memory
-            limit = budget_chars(self.default_budget, self.max_chars)
-            loaded.overview["full"] = build_overview(loaded, limit)
-            loaded.overview["compact"] = build_overview(loaded, limit // 2, compact=True)
+        if entry.load_reason != "update":  # a first load or a full build: anything may have changed
+            self.cache.invalidate(str(entry.root))
+        if loaded is None:
+            return
+        # Warm the overview (session starts are served from memory) and the neighbours of the most
+        # central files, which are the ones Claude reads first.
+        limit = budget_chars(self.default_budget, self.max_chars)
+        loaded.overview["full"] = build_overview(loaded, limit)
+        loaded.overview["compact"] = build_overview(loaded, limit // 2, compact=True)
+        if entry.load_reason != "update":
+            central = sorted((i for i in range(loaded.files) if loaded.is_code(i) and not loaded.is_test(i)),
+                             key=lambda i: -loaded.rank[i])[:WARM_CENTRAL_FILES]
+            self._prefetch(entry, [loaded.paths[i] for i in central])
 
     def _changed(self, entry: ProjectEntry, changed: list[str]) -> None:
-        self.cache.invalidate(str(entry.root), changed or None)
+        """After an update: prompt answers may rank differently anywhere, so they go; file contexts that
+        mention a changed file or one of its neighbours are recomputed now rather than on the next read."""
+        root = str(entry.root)
+        if not changed:  # a full build: _loaded has dropped and re-warmed everything already
+            return
+        affected = set(changed)
+        loaded = entry.loaded
+        if loaded is not None:
+            for rel in changed:
+                i = loaded.index_of_path.get(rel)
+                if i is not None:
+                    affected.update(loaded.paths[j] for j, _ in loaded.neighbours(i))
+        dropped = self.cache.invalidate_update(root, affected)
+        refresh = [key.split(":", 1)[1] for kind, key in dropped if kind == "file"]
+        self._prefetch(entry, (refresh + changed)[:REFRESH_LIMIT])
+
+    def _prefetch_soon(self, entry: ProjectEntry, paths: list[str]) -> None:
+        async def later() -> None:
+            await anyio.sleep(PREFETCH_DELAY_S)  # let the answer that asked for it go out first
+            self._prefetch(entry, paths)
+
+        try:
+            self.manager.spawn(later)
+        except TreeragError:  # no task group (a bare service in tests): do it now
+            self._prefetch(entry, paths)
+
+    def _prefetch(self, entry: ProjectEntry, paths: list[str]) -> None:
+        """Compute file contexts ahead of the reads that will ask for them (counted as neither hit nor miss)."""
+        loaded = entry.loaded
+        if loaded is None:
+            return
+        limit = budget_chars(self.default_budget, self.max_chars)
+        root = str(entry.root)
+        for rel in dict.fromkeys(paths):
+            key = f"{limit}:{rel}"
+            if self.cache.peek(root, "file", key) or rel not in loaded.index_of_path:
+                continue
+            text, mentioned = file_neighbours(loaded, rel, limit)
+            self.cache.put(root, "file", key, text, mentioned)
+            self.prefetched += 1
 
     # -- the three kinds -------------------------------------------------------------
 
@@ -85,6 +144,7 @@ class ContextService:
         rendered = render_prompt(loaded.root.name, loaded.built_at, ranked, docs, limit)
         files = [r.path for r in ranked]
         self.cache.put(root, "prompt", key, rendered, files)
+        self._prefetch_soon(entry, files[:PROMPT_PREFETCH])  # Claude tends to read what the prompt matched
         return rendered, files
 
     async def file(self, entry: ProjectEntry, rel: str, budget: int | None = None) -> str:

@@ -14,6 +14,7 @@ import sys
 import time
 from array import array
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,10 @@ class LoadedProject:
     @property
     def files(self) -> int:
         return len(self.paths)
+
+    @cached_property
+    def test_indices(self) -> list[int]:
+        return [i for i in range(self.files) if self.flags[i] & FLAG_TEST]
 
     def is_test(self, i: int) -> bool:
         return bool(self.flags[i] & FLAG_TEST)

@@ -245,7 +245,7 @@ def install(daemon: Daemon) -> None:
         daemon.add_service(service)
     daemon.samplers.append(lambda: {
         "projects": manager.records(),
-        "cache": cache.statistics(),
+        "cache": {**cache.statistics(), "prefetched": context.prefetched},
         "hooks": hooks.statistics(),
         "index": manager.statistics(),
         "queue": queue.statistics(),

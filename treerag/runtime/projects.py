@@ -64,6 +64,7 @@ class ProjectEntry:
     watch_scope: anyio.CancelScope | None = None
     watcher: Any = None
     summary: dict[str, Any] = field(default_factory=dict)
+    load_reason: str = "load"  # why the hot set was last swapped in: load | build | update
     write_blocked: bool = False  # a full disk stopped automatic updates
     loaded_at_time: float = 0.0
 
@@ -251,7 +252,9 @@ class ProjectManager:
         assert entry.loaded is not None
         return entry.loaded
 
-    def _load(self, entry: ProjectEntry) -> None:
+    def _load(self, entry: ProjectEntry, reason: str = "load") -> None:
+        """Swap in a fresh hot set. ``reason`` ("load", "build", "update") tells the callbacks whether
+        everything changed or an ``on_changed`` call with the exact paths follows."""
         from treerag.index.loaded import load_project
 
         started = time.perf_counter()
@@ -269,6 +272,7 @@ class ProjectManager:
         self._loaded_signal.set()
         logger.info("loaded %s (%d files) in %.1f ms", entry.root, entry.loaded.files,
                     (time.perf_counter() - started) * 1e3, extra={"project": str(entry.root)})
+        entry.load_reason = reason
         for callback in self.on_loaded:
             callback(entry)
         if entry.watch_scope is None and self._tg is not None:
@@ -366,7 +370,7 @@ class ProjectManager:
                              "languages": report["languages"]}
             self._write_record(entry)
             if paths is None or was_loaded:
-                self._load(entry)
+                self._load(entry, "build" if paths is None else "update")
             if paths is not None:
                 self.updates += 1
             for callback in self.on_changed:
