@@ -87,8 +87,11 @@ def build_index(
     max_file_bytes: int = 1 << 20,
     progress: Progress | None = None,
     throttle: Callable[[], None] | None = None,
+    summaries: bool = True,
 ) -> BuildReport:
-    """Full build when ``paths`` is None, else an update of just those paths (files or directories)."""
+    """Full build when ``paths`` is None, else an update of just those paths (files or directories).
+
+    ``summaries`` fills files.summary/symbols.summary with local summaries (remote ones kept)."""
     from treerag.index.ignore import IgnoreRules
     from treerag.index.scanner import classify_file, scan, sniff_head
 
@@ -138,7 +141,9 @@ def build_index(
 
         _progress(progress, "write", 0, 1)
         with store.transaction() as db:
-            paths_changed = _write_files(db, root, parsed, touched_only, deleted)
+            paths_changed = _write_files(db, root, parsed, touched_only, deleted, summaries=summaries)
+            if paths is None:
+                _prune_enrichment(db)
             id_of = dict(db.execute("SELECT path, id FROM files"))
             changed_ids = [id_of[rel] for rel in parsed]
             _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
@@ -227,6 +232,8 @@ def _write_files(
     parsed: dict[str, tuple[ParsedFile, str, int, int]],
     touched_only: dict[str, tuple[int, int]],
     deleted: list[str],
+    *,
+    summaries: bool = True,
 ) -> bool:
     """Apply file changes; return True when the set of paths changed (imports must be re-resolved)."""
     paths_changed = bool(deleted)
@@ -258,10 +265,18 @@ def _write_files(
             for table in ("symbols", "imports", "refs"):
                 db.execute(f"DELETE FROM {table} WHERE file_id=?", (fid,))
             db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
+        # --- summaries (enrich/local.py; remote rows in `enrichment` win) ---
+        file_sum, sym_sums = _summaries(db, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols))
+        db.execute("UPDATE files SET summary=? WHERE id=?", (file_sum, fid))
         db.executemany(
-            "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line) VALUES(?,?,?,?,?,?,?,?)",
-            [(fid, s.name, s.qualname, s.kind, s.signature, s.doc[:300], s.line, s.end_line) for s in pf.symbols],
+            "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line, summary)"
+            " VALUES(?,?,?,?,?,?,?,?,?)",
+            [
+                (fid, s.name, s.qualname, s.kind, s.signature, s.doc[:300], s.line, s.end_line, summ)
+                for s, summ in zip(pf.symbols, sym_sums, strict=True)
+            ],
         )
+        # --- end summaries ---
         db.executemany(
             "INSERT INTO imports(file_id, target, line, names) VALUES(?,?,?,?)",
             [(fid, i.target, i.line, " ".join(i.names)) for i in pf.imports],
@@ -278,10 +293,34 @@ def _write_files(
                 fts_text(re.split(r"[/._\-]", rel)),
                 fts_text(s.qualname for s in pf.symbols),
                 " ".join(s.signature for s in pf.symbols)[:20000],
-                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc)])[:20000],
+                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc), file_sum, *(x for x in sym_sums if x)])[:20000],
             ),
         )
     return paths_changed
+
+
+# --- summaries: helpers (owned by the enrichment work; see docs/ENRICHMENT.md) ---
+def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, list[str]]:
+    """Local summaries for ``pf``, replaced node by node by any remote summary cached for ``digest``."""
+    from treerag.enrich.local import summarise
+
+    file_sum, sym_sums = summarise(pf, rel)
+    remote = dict(
+        db.execute(
+            "SELECT node, summary FROM enrichment WHERE hash=? AND provider<>'local' ORDER BY created", (digest,)
+        ).fetchall()
+    )
+    if remote:
+        file_sum = remote.get("", file_sum)
+        sym_sums = [remote.get(s.qualname, own) for s, own in zip(pf.symbols, sym_sums, strict=True)]
+    return file_sum, sym_sums
+
+
+def _prune_enrichment(db: Any) -> None:
+    """Drop cached summaries and embeddings for content no file has any more (full builds only)."""
+    for table in ("enrichment", "embeddings"):
+        db.execute(f"DELETE FROM {table} WHERE hash NOT IN (SELECT hash FROM files)")
+# --- end summaries helpers ---
 
 
 def _resolve_imports(db: Any, root: Path, changed_ids: list[int], *, all_files: bool) -> None:
