@@ -211,7 +211,10 @@ def _run_session(with_edits: bool) -> dict:  # type: ignore[type-arg]
             "counts": counts, "answered": answered, "distinct_requests": len(set(keys)),
             "ideal": 1 - (len(set(keys)) + 1) / (len(keys) + 1),  # + the session start; first sights miss
             "invalidations": a.get("invalidations", 0) - b.get("invalidations", 0),
-            "updates": after["index"]["updates"] - before["index"]["updates"], "script": script}
+            "updates": after["index"]["updates"] - before["index"]["updates"], "script": script,
+            "misses_by_kind": {k: v - b.get("misses_by_kind", {}).get(k, 0)
+                               for k, v in a.get("misses_by_kind", {}).items()},
+            "prefetched": a.get("prefetched", 0) - b.get("prefetched", 0)}
 
 
 def bench_session(opts: Options) -> list[Row]:

@@ -36,11 +36,13 @@ class ContextCache:
         self.hits = 0
         self.misses = 0
         self.invalidations = 0
+        self.misses_by_kind: dict[str, int] = {}
 
     def get(self, root: str, kind: str, key: str) -> str | None:
         entry = self._entries.get((root, kind, key))
         if entry is None:
             self.misses += 1
+            self.misses_by_kind[kind] = self.misses_by_kind.get(kind, 0) + 1
             return None
         self._entries.move_to_end((root, kind, key))
         self.hits += 1
@@ -85,4 +87,5 @@ class ContextCache:
     def statistics(self) -> dict[str, Any]:
         total = self.hits + self.misses
         return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries),
-                "hit_rate": round(self.hits / total, 4) if total else 0.0, "invalidations": self.invalidations}
+                "hit_rate": round(self.hits / total, 4) if total else 0.0, "invalidations": self.invalidations,
+                "misses_by_kind": dict(self.misses_by_kind)}

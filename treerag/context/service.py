@@ -11,6 +11,8 @@ entries an update made stale.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -21,14 +23,17 @@ from treerag.context.render import MAX_CHARS, budget_chars, render_prompt
 from treerag.errors import TreeragError
 
 if TYPE_CHECKING:
+    from treerag.index.loaded import LoadedProject
     from treerag.runtime.projects import ProjectEntry, ProjectManager
 
 __all__ = ["ContextService"]
 
 logger = logging.getLogger(__name__)
 
-WARM_CENTRAL_FILES = 32  # file contexts computed when a project loads
+WARM_CENTRAL_FILES = 64  # file contexts computed when a project loads
 REFRESH_LIMIT = 32  # file contexts recomputed after one update
+REFRESH_PROMPTS = 4  # prompt answers re-ranked after one update
+RECENT_PROMPTS_KEPT = 32
 PROMPT_PREFETCH = 6  # file contexts computed for the best files a prompt matched
 PREFETCH_DELAY_S = 0.005
 
@@ -41,6 +46,7 @@ class ContextService:
         self.default_budget = default_budget
         self.max_chars = min(max_chars, MAX_CHARS)
         self.prefetched = 0
+        self._recent_prompts: OrderedDict[tuple[str, str], str] = OrderedDict()
         manager.on_loaded.append(self._loaded)
         manager.on_changed.append(self._changed)
         manager.on_unloaded.append(lambda entry: cache.invalidate(str(entry.root)))
@@ -78,17 +84,42 @@ class ContextService:
                     affected.update(loaded.paths[j] for j, _ in loaded.neighbours(i))
         dropped = self.cache.invalidate_update(root, affected)
         refresh = [key.split(":", 1)[1] for kind, key in dropped if kind == "file"]
-        self._prefetch(entry, (refresh + changed)[:REFRESH_LIMIT])
+        self._prefetch(entry, (changed + refresh[::-1])[:REFRESH_LIMIT])  # most recently used first
+        prompts = [key for kind, key in dropped if kind == "prompt"][::-1][:REFRESH_PROMPTS]
+        if prompts:
+            self._rerank_soon(entry, prompts)
+
+    def _rerank_soon(self, entry: ProjectEntry, keys: list[str]) -> None:
+        """Recompute the most recent prompt answers an update dropped, so a re-asked question stays fast."""
+        async def later() -> None:
+            await anyio.sleep(PREFETCH_DELAY_S)
+            for key in keys:
+                text = self._recent_prompts.get((str(entry.root), key))
+                if text and entry.loaded is not None and not self.cache.peek(str(entry.root), "prompt", key):
+                    self._answer_prompt(entry, entry.loaded, text, int(key.partition(":")[0]), key)
+                    self.prefetched += 1
+
+        self._spawn(later)
+
+    def _spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run background work in the manager's task group; it must never take the daemon down."""
+        async def guarded() -> None:
+            try:
+                await fn()
+            except Exception:
+                logger.exception("context prefetch failed")
+
+        try:
+            self.manager.spawn(guarded)
+        except TreeragError:  # no task group (a bare service): not worth doing
+            pass
 
     def _prefetch_soon(self, entry: ProjectEntry, paths: list[str]) -> None:
         async def later() -> None:
             await anyio.sleep(PREFETCH_DELAY_S)  # let the answer that asked for it go out first
             self._prefetch(entry, paths)
 
-        try:
-            self.manager.spawn(later)
-        except TreeragError:  # no task group (a bare service in tests): do it now
-            self._prefetch(entry, paths)
+        self._spawn(later)
 
     def _prefetch(self, entry: ProjectEntry, paths: list[str]) -> None:
         """Compute file contexts ahead of the reads that will ask for them (counted as neither hit nor miss)."""
@@ -132,8 +163,19 @@ class ContextService:
             entry.hits += 1
             return cached, []
         entry.misses += 1
+        rendered, files = self._answer_prompt(entry, loaded, text, limit, key)
+        self._prefetch_soon(entry, files[:PROMPT_PREFETCH])  # Claude tends to read what the prompt matched
+        return rendered, files
+
+    def _answer_prompt(self, entry: ProjectEntry, loaded: LoadedProject, text: str, limit: int,
+                       key: str) -> tuple[str, list[str]]:
         from treerag.context.ranking import rank_files  # with SQLite: only once a project is loaded
 
+        root = str(entry.root)
+        self._recent_prompts[(root, key)] = text  # as typed: case matters to identifier detection
+        self._recent_prompts.move_to_end((root, key))
+        while len(self._recent_prompts) > RECENT_PROMPTS_KEPT:
+            self._recent_prompts.popitem(last=False)
         ranked = rank_files(loaded, text, limit=10)
         if not ranked:
             self.cache.put(root, "prompt", key, "", [])
@@ -144,7 +186,6 @@ class ContextService:
         rendered = render_prompt(loaded.root.name, loaded.built_at, ranked, docs, limit)
         files = [r.path for r in ranked]
         self.cache.put(root, "prompt", key, rendered, files)
-        self._prefetch_soon(entry, files[:PROMPT_PREFETCH])  # Claude tends to read what the prompt matched
         return rendered, files
 
     async def file(self, entry: ProjectEntry, rel: str, budget: int | None = None) -> str:
