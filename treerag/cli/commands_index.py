@@ -138,9 +138,15 @@ def cmd_tree(args: argparse.Namespace) -> int:
     for node in result["tree"]:
         indent = "  " * (node["depth"] + 1)
         name = node["path"].rsplit("/", 1)[-1]
-        print(f"{indent}{name}/" if node["kind"] == "dir" else f"{indent}{name}")
+        if node["kind"] == "dir":
+            print(f"{indent}{name}/")
+        else:
+            print(f"{indent}{name}" + (f" — {node['summary']}" if node.get("summary") else ""))
         for s in node.get("symbols", []):
-            print(f"{indent}    {s['kind']} {s['name']}  L{s['line']}")
+            summary = s.get("summary", "")
+            if summary == f"{s['kind']} {s.get('signature', '')}".strip():
+                summary = ""  # a fallback that only repeats the signature adds nothing here
+            print(f"{indent}    {s['kind']} {s['name']}  L{s['line']}" + (f" — {summary}" if summary else ""))
     return 0
 
 

@@ -88,7 +88,8 @@ def build_overview(project: LoadedProject, limit: int, *, compact: bool = False)
     central = central_files(project, 8 if compact else 20)
     by_file = project.store.symbols_for([project.ids[i] for i in central])
     docs = dict(project.store.db.execute(
-        f"SELECT id, doc FROM files WHERE id IN ({','.join(str(project.ids[i]) for i in central) or '0'})"))
+        f"SELECT id, CASE WHEN summary != '' THEN summary ELSE doc END FROM files "
+        f"WHERE id IN ({','.join(str(project.ids[i]) for i in central) or '0'})"))
     for i in central:
         fid = project.ids[i]
         doc = docs.get(fid, "")
@@ -116,6 +117,9 @@ def file_neighbours(project: LoadedProject, rel: str, limit: int) -> tuple[str, 
     tests = sorted({project.paths[j] for j in project.test_indices
                     if stem in project.paths[j].rsplit("/", 1)[-1] or j in importer_set})
     lines = [header(project.root.name, f"neighbours of {rel}", project.built_at)]
+    summary = project.store.file_summaries([fid]).get(fid, "")
+    if summary:
+        lines.append(f"{rel}: {summary}")
     if symbols:
         lines.append(f"{rel} defines:")
         lines.extend(render_symbols([dict(name=s[1], kind=s[2], signature=s[3], doc=s[4], line=s[5])

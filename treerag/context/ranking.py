@@ -259,12 +259,13 @@ def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Ter
     wanted = set(terms.words) | {i.lower() for i in terms.identifiers}
     for r, fid in zip(ranked, ids, strict=True):
         scored = []
-        for name, qualname, kind, signature, doc, line, end_line in by_file.get(fid, []):
+        for name, qualname, kind, signature, doc, line, end_line, summary in by_file.get(fid, []):
             words = set(split_identifier(name)) | {name.lower()}
             hit = len(words & wanted) + (2 if name.lower() in wanted else 0)
             top_level = (1 if "." not in qualname else 0) + (1 if kind in _DEFINITION_KINDS else 0)
             scored.append((hit, top_level, -line, {"name": qualname, "kind": kind, "line": line,
-                                                     "end_line": end_line, "signature": signature, "doc": doc}))
+                                                     "end_line": end_line, "signature": signature, "doc": doc,
+                                                     "summary": summary}))
         scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))
         chosen = [s[3] for s in scored[:per_file]]
         r.symbols = sorted(chosen, key=lambda s: s["line"])

@@ -266,7 +266,9 @@ def _write_files(
                 db.execute(f"DELETE FROM {table} WHERE file_id=?", (fid,))
             db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
         # --- summaries (enrich/local.py; remote rows in `enrichment` win) ---
-        file_sum, sym_sums = _summaries(db, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols))
+        file_sum, sym_sums, remote_text = (
+            _summaries(db, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols), [])
+        )
         db.execute("UPDATE files SET summary=? WHERE id=?", (file_sum, fid))
         db.executemany(
             "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line, summary)"
@@ -293,15 +295,17 @@ def _write_files(
                 fts_text(re.split(r"[/._\-]", rel)),
                 fts_text(s.qualname for s in pf.symbols),
                 " ".join(s.signature for s in pf.symbols)[:20000],
-                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc), file_sum, *(x for x in sym_sums if x)])[:20000],
+                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc), *remote_text])[:20000],
             ),
         )
     return paths_changed
 
 
 # --- summaries: helpers (owned by the enrichment work; see docs/ENRICHMENT.md) ---
-def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, list[str]]:
-    """Local summaries for ``pf``, replaced node by node by any remote summary cached for ``digest``."""
+def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, list[str], list[str]]:
+    """Local summaries for ``pf``, replaced node by node by any remote summary cached for ``digest``,
+    and the remote texts for FTS. Local summaries stay out of FTS: they are cut from the docstrings
+    and names already indexed, and repeating those measurably hurt the ranking regression set."""
     from treerag.enrich.local import summarise
 
     file_sum, sym_sums = summarise(pf, rel)
@@ -313,7 +317,7 @@ def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, lis
     if remote:
         file_sum = remote.get("", file_sum)
         sym_sums = [remote.get(s.qualname, own) for s, own in zip(pf.symbols, sym_sums, strict=True)]
-    return file_sum, sym_sums
+    return file_sum, sym_sums, list(remote.values())
 
 
 def _prune_enrichment(db: Any) -> None:

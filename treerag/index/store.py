@@ -247,14 +247,23 @@ class Store:
         return {row[0]: (row[1], row[2], row[3], row[4]) for row in self.db.execute(
             "SELECT path, id, size, mtime_ns, hash FROM files")}
 
+    def file_summaries(self, file_ids: Iterable[int]) -> dict[int, str]:
+        """file id → summary (remote or local, see treerag/enrich/local.py); files without one are left out."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(file_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.execute(
+                f"SELECT id, summary FROM files WHERE id IN ({marks}) AND summary != ''", chunk).fetchall())
+        return out
+
     def symbols_for(self, file_ids: Iterable[int]) -> dict[int, list[tuple[Any, ...]]]:
-        """file id → [(name, qualname, kind, signature, doc, line, end_line)], in line order."""
+        """file id → [(name, qualname, kind, signature, doc, line, end_line, summary)], in line order."""
         ids = list(file_ids)
         out: dict[int, list[tuple[Any, ...]]] = {i: [] for i in ids}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                f"SELECT file_id, name, qualname, kind, signature, doc, line, end_line FROM symbols "
+                f"SELECT file_id, name, qualname, kind, signature, doc, line, end_line, summary FROM symbols "
                 f"WHERE file_id IN ({marks}) ORDER BY file_id, line",
                 chunk,
             ):

@@ -119,6 +119,7 @@ class ProjectMethods:
         seen_dirs: set[str] = set()
         chosen = [i for i, p in enumerate(loaded.paths) if not under or p.startswith(under.rstrip("/") + "/")]
         symbols = loaded.store.symbols_for([loaded.ids[i] for i in chosen]) if with_symbols else {}
+        summaries = loaded.store.file_summaries([loaded.ids[i] for i in chosen]) if with_symbols else {}
         for i in chosen:
             path = loaded.paths[i]
             parts = path.split("/")
@@ -130,7 +131,9 @@ class ProjectMethods:
             if len(parts) - 1 <= depth:
                 node: dict[str, Any] = {"path": path, "kind": "file", "depth": len(parts) - 1}
                 if with_symbols:
-                    node["symbols"] = [{"name": s[1], "kind": s[2], "line": s[5], "signature": s[3]}
+                    node["summary"] = summaries.get(loaded.ids[i], "")
+                    node["symbols"] = [{"name": s[1], "kind": s[2], "line": s[5], "signature": s[3],
+                                        "summary": s[7]}
                                        for s in symbols.get(loaded.ids[i], [])]
                 nodes.append(node)
         return {"root": str(entry.root), "files": loaded.files, "symbols": loaded.symbols, "tree": nodes}

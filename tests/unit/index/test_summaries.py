@@ -13,7 +13,7 @@ def _db(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
 
 
-def test_summaries_written_and_searchable(make_tree, tmp_path: Path) -> None:
+def test_summaries_written_and_remote_searchable(make_tree, tmp_path: Path) -> None:
     root = make_tree({"pay/rates.py": '"""Reconcile ledger discrepancies nightly."""\n\ndef rate_for(country):\n    return 1\n'})
     db_path = tmp_path / "i.sqlite"
     build_index(root, db_path)
@@ -51,3 +51,9 @@ def test_remote_beats_local_and_prune(make_tree, tmp_path: Path) -> None:
     db = _db(db_path)
     assert db.execute("SELECT summary FROM files").fetchone()[0] == "Remote words."
     assert db.execute("SELECT count(*) FROM enrichment WHERE hash='stale'").fetchone()[0] == 0
+    db.close()
+    store = Store(db_path)
+    try:
+        assert store.search("remote", 5)
+    finally:
+        store.close()
