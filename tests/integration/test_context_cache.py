@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.conftest import wait_for
@@ -61,7 +62,7 @@ def test_an_edit_refreshes_what_it_touches_and_keeps_the_rest(running_daemon, tm
     assert after["hits"] == before["hits"] + 4
 
 
-def test_a_prompt_warms_the_files_it_matched_and_an_edit_drops_prompt_answers(running_daemon, tmp_path):
+def test_a_prompt_warms_the_files_it_matched_and_an_edit_reranks_it(running_daemon, tmp_path):
     root = make_project(tmp_path / "shop", {**FILES, **{f"shop/extra{i}.py": f"def extra{i}():\n    return {i}\n"
                                                         for i in range(40)}})
     running_daemon.call("project.index", path=str(root))
@@ -75,6 +76,8 @@ def test_a_prompt_warms_the_files_it_matched_and_an_edit_drops_prompt_answers(ru
     updates = running_daemon.call("status")["index"]["updates"]
     (root / "shop/audit.py").write_text('"""Audit trail."""\n\n\ndef shipping_audit(order):\n    return order\n')
     wait_for(lambda: running_daemon.call("status")["index"]["updates"] > updates, 15)
+    # ranking is global: the answer was re-ranked after the edit (audit.py now matches) and is served warm
+    time.sleep(0.5)  # the re-ranking runs in the background a few ms after the update lands
     before = _cache(running_daemon)
-    running_daemon.call("hook", event="prompt", payload=prompt)  # ranking is global: recomputed after any edit
-    assert _cache(running_daemon)["misses"] == before["misses"] + 1
+    assert "shop/audit.py" in str(running_daemon.call("hook", event="prompt", payload=prompt))
+    assert _cache(running_daemon)["hits"] == before["hits"] + 1
