@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["HISTORY", "LATENCY_OPS", "MetricsHistory", "RingBuffer", "latency_p99", "pick_latency_ops"]
+__all__ = ["HISTORY", "LATENCY_OPS", "MetricsHistory", "RingBuffer", "backlog", "latency_p99", "pick_latency_ops"]
 
 HISTORY = 600  # samples: ten minutes at 1 Hz
 LATENCY_OPS = ("hook", "context", "query", "ping")  # plotted first, in this order, when present
@@ -110,8 +110,7 @@ class MetricsHistory:
         self.cpu_percent.append(process.get("cpu_percent") or 0.0)
         cache = sample.get("cache") or {}
         self.hit_rate.append(_hit_rate(cache))
-        queue = sample.get("queue") or {}
-        self.backlog.append(queue.get("pending") or 0)
+        self.backlog.append(backlog(sample))
         latency = sample.get("latency") or {}
         groups: dict[str, int] = {}
         for op, entry in latency.items():
@@ -132,6 +131,14 @@ class MetricsHistory:
 
     def latency_ops(self, slots: int = 4) -> list[str]:
         return pick_latency_ops(self.latency, slots, self.latency_counts)
+
+
+def backlog(sample: Mapping[str, Any]) -> int:
+    """Enrichment backlog: ``enrich.backlog`` when the daemon sends it, else the task queue's pending count."""
+    enrich = sample.get("enrich")
+    if isinstance(enrich, Mapping) and enrich.get("backlog") is not None:
+        return int(enrich["backlog"])
+    return int((sample.get("queue") or {}).get("pending") or 0)
 
 
 def _hit_rate(cache: Mapping[str, Any]) -> float:

@@ -70,8 +70,13 @@ def metrics_sample(
     pressure: str = "normal",
     paused: bool = False,
     pending: int | None = None,
+    enrich: dict[str, Any] | bool = True,
 ) -> dict[str, Any]:
-    """Sample number ``i``: values wave deterministically so plots have shape."""
+    """Sample number ``i``: values wave deterministically so plots have shape.
+
+    ``enrich``: True for a hosted provider's map (``enrich_record(i)``), a dict to send as is,
+    False to leave the key out (an older daemon, or the offline local provider).
+    """
     wave = (i * 7) % 11
     rss = (30 + wave) * MB
     children = (5 + (i % 3)) * MB
@@ -107,6 +112,40 @@ def metrics_sample(
             "by_priority": {"0": min(pending, 3), "1": max(pending - 3, 0)},
         },
         "projects": list(projects),
+        **({"enrich": enrich_record(i, paused=paused) if enrich is True else enrich} if enrich else {}),
+    }
+
+
+def enrich_record(
+    i: int = 0,
+    *,
+    paused: bool = False,
+    breaker: str = "closed",
+    last_error: str | None = None,
+    backlog: int | None = None,
+) -> dict[str, Any]:
+    """The ``enrich`` map of a sample, exactly the keys treerag/enrich/runner.py publishes."""
+    backlog = (120 - 2 * (i % 30)) if backlog is None else backlog
+    entry = min(backlog, 4)
+    imported = min(backlog - entry, 30)
+    return {
+        "provider": "openai-compatible",
+        "model": "gpt-4o-mini",
+        "backlog": backlog,
+        "backlog_by_priority": {"100": entry, "50": imported, "1": backlog - entry - imported},
+        "done": 840 + i,
+        "failed": 3,
+        "cached": 1200,
+        "skipped": 15,
+        "requests": 96 + i // 4,
+        "tokens": 182_000 + 900 * i,
+        "requests_per_hour_left": 404 - i // 4,
+        "tokens_per_hour_left": 818_000 - 900 * i,
+        "latency_p50_ms": 640.0,
+        "latency_p99_ms": 2350.0,
+        "breaker": breaker,
+        "paused": paused,
+        "last_error": last_error,
     }
 
 

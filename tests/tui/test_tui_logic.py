@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 import subprocess
 import sys
 
 import pytest
 
-from tests.tui.scripted import NOW, metrics_sample, project_record, two_projects
+from tests.tui.scripted import NOW, enrich_record, metrics_sample, project_record, two_projects
 from treerag.tui.format import fmt_ago, fmt_bytes, fmt_count, fmt_duration, fmt_ms, fmt_percent, short_path
-from treerag.tui.history import HISTORY, MetricsHistory, RingBuffer, latency_p99, pick_latency_ops
+from treerag.tui.history import HISTORY, MetricsHistory, RingBuffer, backlog, latency_p99, pick_latency_ops
+from treerag.tui.widgets.enrich import OFFLINE, enrich_lines
 from treerag.tui.projects import (
     COLUMN_KEYS,
     filter_projects,
@@ -57,8 +59,37 @@ def test_history_extracts_each_series_from_a_sample() -> None:
     assert history.rss_bytes.last == sample["process"]["total_rss_bytes"]
     assert history.cpu_percent.last == sample["process"]["cpu_percent"]
     assert history.hit_rate.last == pytest.approx(sample["cache"]["hit_rate"])
-    assert history.backlog.last == sample["queue"]["pending"]
+    assert history.backlog.last == sample["enrich"]["backlog"]
     assert history.latency["ping"].last == pytest.approx(sample["latency"]["ping"]["p99"])
+
+
+def test_backlog_reads_enrich_backlog_else_the_queue_pending_count() -> None:
+    assert backlog(metrics_sample(0, pending=40)) == 120
+    assert backlog(metrics_sample(0, pending=40, enrich=False)) == 40
+    assert backlog({}) == 0
+
+
+def _plain(enrich: dict[str, Any] | None) -> str:
+    return "\n".join(line.plain for line in enrich_lines(enrich))
+
+
+def test_enrich_lines_show_provider_backlog_outcomes_spend_and_breaker() -> None:
+    text = _plain(enrich_record(0, breaker="half-open", last_error="HTTP 429: rate limited\n retry later"))
+    for part in ("openai-compatible · gpt-4o-mini", "backlog 120  p100 4 p50 30 p1 86", "done 840", "failed 3",
+                 "cached 1,200", "skipped 15", "requests 96", "tokens 182,000", "left this hour 404 req · 818,000 tok",
+                 "half-open", "p50 640 ms", "p99 2350 ms", "last error HTTP 429: rate limited retry later"):
+        assert part in text, part
+    assert "PAUSED" in _plain(enrich_record(0, paused=True))
+
+
+@pytest.mark.parametrize("enrich", [pytest.param(None, id="absent"), pytest.param({}, id="empty")])
+def test_enrich_lines_without_an_enrich_map_say_local_offline(enrich: dict[str, Any] | None) -> None:
+    assert _plain(enrich) == OFFLINE == "local summaries (offline)"
+
+
+def test_enrich_lines_tolerate_missing_keys_and_unlimited_budgets() -> None:
+    text = _plain({"provider": "ollama"})
+    assert "ollama" in text and "backlog 0" in text and "∞ req · ∞ tok" in text and "breaker —" in text
 
 
 def test_history_tolerates_a_sparse_sample() -> None:

@@ -1,4 +1,4 @@
-"""The main screen: header, plots, projects, queue and log, plus the controls that act on the daemon.
+"""The main screen: header, plots, projects, queue, enrichment and log, plus the controls that act on the daemon.
 
 It draws from ``DashboardState`` when the app says something new arrived, and
 not at all while frozen (the state keeps recording). Controls are bindings on
@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ..state import DashboardState
+from ..widgets.enrich import EnrichPanel
 from ..widgets.filter import FilterBar
 from ..widgets.header import HeaderBar
 from ..widgets.log import LogPanel
@@ -50,6 +51,9 @@ def _control(key: str, action: str, description: str, show: bool = True) -> list
 
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#projects"
+    # Layout classes for app.tcss: narrow terminals drop the log, short ones the latency row.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (180, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     BINDINGS = [
         *_control("e", "evict", "Evict"),
@@ -81,6 +85,7 @@ class MainScreen(Screen[None]):
         self.filter_bar = FilterBar(id="filter")
         self.table = ProjectsTable(id="projects")
         self.queue = QueuePanel(id="queue")
+        self.enrich = EnrichPanel(id="enrich")
         self.log_panel = LogPanel(id="log")
 
     @property
@@ -97,6 +102,7 @@ class MainScreen(Screen[None]):
             yield self.table
             with Horizontal(id="bottom"):
                 yield self.queue
+                yield self.enrich
                 yield self.log_panel
         yield Footer(compact=True, show_command_palette=False)
 
@@ -113,6 +119,8 @@ class MainScreen(Screen[None]):
         total = process.get("total_rss_bytes") or (sample.get("resources") or {}).get("usage_bytes")
         self.table.show_projects(state.projects, self.clock(), total, state.progress)
         self.queue.show_queue(sample.get("queue") or {})
+        enrich = sample.get("enrich")
+        self.enrich.show_enrich(enrich if isinstance(enrich, dict) else None)
         self._flush_logs()  # in the same frame: one repaint a second, not one per log line
         self.rendered_seen = state.samples_seen
 

@@ -81,12 +81,7 @@ class PlotsPanel(Grid):
             range_fmt=_pct,
             unit="%",
         )
-        queue = sample.get("queue") or {}
-        self.backlog.show(
-            history.backlog.values(),
-            fmt_count,
-            note=f"running {queue.get('running') or 0}" + (" · paused" if queue.get("paused") else ""),
-        )
+        self.backlog.show(history.backlog.values(), fmt_count, note=_backlog_note(sample))
         ops = history.latency_ops(LATENCY_SLOTS)
         for index, plot in enumerate(self.latency):
             if index < len(ops):
@@ -94,6 +89,15 @@ class PlotsPanel(Grid):
                 plot.show(history.latency[op].values(), fmt_ms, title=f"p99 {op}", range_fmt=_ms, unit=" ms")
             else:
                 plot.show([], fmt_ms)
+
+
+def _backlog_note(sample: dict[str, Any]) -> str:
+    enrich = sample.get("enrich")
+    if isinstance(enrich, dict):
+        note = f"done {fmt_count(enrich.get('done') or 0)}"
+        return note + (" · paused" if enrich.get("paused") else "")
+    queue = sample.get("queue") or {}
+    return f"running {queue.get('running') or 0}" + (" · paused" if queue.get("paused") else "")
 
 
 def _lookups(cache: dict[str, Any]) -> str:
