@@ -149,6 +149,27 @@ Result: {summary_line(rows)}.
 {markdown_table(rows)}
 
 {METHOD_NOTES}"""
+    path.write_text(text + kept_soak_section(path))
+    return path
+
+
+SOAK_BEGIN, SOAK_END = "<!-- soak:begin (written by scripts/soak --record) -->", "<!-- soak:end -->"
+
+
+def kept_soak_section(path: Path) -> str:
+    """The soak section of the current file, which a benchmark run keeps as it is."""
+    old = path.read_text() if path.exists() else ""
+    start, end = old.find(SOAK_BEGIN), old.find(SOAK_END)
+    return "\n" + old[start:end + len(SOAK_END)] + "\n" if 0 <= start < end else ""
+
+
+def write_soak_section(section: str) -> Path:
+    """Replace (or append) the soak section of docs/BENCHMARKS.md."""
+    path = REPO / "docs" / "BENCHMARKS.md"
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = old.find(SOAK_BEGIN), old.find(SOAK_END)
+    block = f"{SOAK_BEGIN}\n{section.strip()}\n{SOAK_END}"
+    text = old[:start] + block + old[end + len(SOAK_END):] if 0 <= start < end else old.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
     return path
 
