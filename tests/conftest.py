@@ -143,3 +143,12 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):  # type: 
             return value
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture
+def fake_openai():  # type: ignore[no-untyped-def]
+    """A real local OpenAI-compatible HTTP server with scripted replies (tests/fakes/openai_server.py)."""
+    from tests.fakes.openai_server import running_fake_openai
+
+    with running_fake_openai() as api:
+        yield api
