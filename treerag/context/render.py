@@ -62,7 +62,10 @@ def render_symbols(symbols: list[dict[str, Any]], indent: str = "    ") -> list[
     lines = []
     for s in symbols:
         sig = s.get("signature") or f"{s.get('kind', '')} {s.get('name', '')}"
-        doc = f"  # {s['doc']}" if s.get("doc") else ""
+        note = s.get("summary") or s.get("doc") or ""
+        if note and sig.rstrip("{:").strip() in note:  # a local fallback that only repeats the signature
+            note = s.get("doc") or ""
+        doc = f"  # {note}" if note else ""
         lines.append(f"{indent}L{s['line']}: {sig}{doc}"[:240])
     return lines
 
