@@ -109,6 +109,12 @@ class EnrichConfig:
     allow: tuple[str, ...] = ("**",)
     deny: tuple[str, ...] = ()
     embeddings_provider: str = "none"
+    embeddings_model: str = ""
+    embeddings_base_url: str = ""  # "" = base_url
+    request_timeout_s: float = 30.0
+    batch_nodes: int = 16
+    max_batch_chars: int = 24_000
+    embed_timeout_ms: int = 250
 
 
 _SECTIONS: dict[str, type] = {
