@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from tests.tui.scripted import NOW, enrich_record, metrics_sample, project_record, two_projects
 from treerag.tui.format import fmt_ago, fmt_bytes, fmt_count, fmt_duration, fmt_ms, fmt_percent, short_path
 from treerag.tui.history import HISTORY, MetricsHistory, RingBuffer, backlog, latency_p99, pick_latency_ops
-from treerag.tui.widgets.enrich import OFFLINE, enrich_lines
 from treerag.tui.projects import (
     COLUMN_KEYS,
     filter_projects,
@@ -21,6 +20,7 @@ from treerag.tui.projects import (
     state_label,
     visible_projects,
 )
+from treerag.tui.widgets.enrich import OFFLINE, enrich_lines
 
 # -- ring buffer and history ------------------------------------------------------------------
 

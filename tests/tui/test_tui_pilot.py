@@ -319,6 +319,9 @@ async def test_reindex_asks_for_the_selected_root_without_waiting(scripted_daemo
     async with app.run_test(size=SIZE, message_hook=recorder) as pilot:
         await connected(pilot, app, 1)
         await pilot.press("down", "r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.confirmation.target == BETA
+        await pilot.click("#confirm")
         await wait_until(pilot, lambda: "re-indexing beta…" in recorder.notices())
         assert daemon.calls_to("project.index") == [{"path": BETA, "wait": False}]
 

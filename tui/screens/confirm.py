@@ -60,6 +60,18 @@ class Confirmation:
         )
 
     @classmethod
+    def reindex(cls, root: str, name: str | None = None) -> Confirmation:
+        label = f"{name} ({root})" if name else root
+        return cls(
+            title="Re-index project?",
+            prompt=f"Re-index {label} from scratch? It keeps answering from the current index meanwhile.",
+            verb="Re-index",
+            method="project.index",
+            params={"path": root, "wait": False},
+            target=root,
+        )
+
+    @classmethod
     def drain(cls, pending: int | None) -> Confirmation:
         count = f"{pending} pending task(s)" if pending is not None else "every pending task"
         return cls(

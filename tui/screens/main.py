@@ -259,7 +259,7 @@ class MainScreen(Screen[None]):
             return
         root = str(record.get("root"))
         name = str(record.get("name") or root)
-        self.top.call_daemon("re-index", "project.index", {"path": root, "wait": False}, lambda _: f"re-indexing {name}…")
+        self._confirm(Confirmation.reindex(root, name), lambda _: f"re-indexing {name}…")
 
     def action_start_daemon(self) -> None:
         self.top.start_daemon_now()
