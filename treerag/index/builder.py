@@ -237,6 +237,7 @@ def _write_files(
 ) -> bool:
     """Apply file changes; return True when the set of paths changed (imports must be re-resolved)."""
     paths_changed = bool(deleted)
+    any_remote = summaries and db.execute("SELECT 1 FROM enrichment WHERE provider<>'local' LIMIT 1").fetchone()
     for rel in deleted:
         row = db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
         if row is None:
@@ -267,7 +268,7 @@ def _write_files(
             db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
         # --- summaries (enrich/local.py; remote rows in `enrichment` win) ---
         file_sum, sym_sums, remote_text = (
-            _summaries(db, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols), [])
+            _summaries(db if any_remote else None, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols), [])
         )
         db.execute("UPDATE files SET summary=? WHERE id=?", (file_sum, fid))
         db.executemany(
@@ -309,7 +310,7 @@ def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, lis
     from treerag.enrich.local import summarise
 
     file_sum, sym_sums = summarise(pf, rel)
-    remote = dict(
+    remote = {} if db is None else dict(
         db.execute(
             "SELECT node, summary FROM enrichment WHERE hash=? AND provider<>'local' ORDER BY created", (digest,)
         ).fetchall()
