@@ -181,7 +181,8 @@ class ContextService:
             self.cache.put(root, "prompt", key, "", [])
             return "", []
         ids = ",".join(str(loaded.ids[r.index]) for r in ranked)
-        docs_by_id = dict(loaded.store.db.execute(f"SELECT id, doc FROM files WHERE id IN ({ids})"))
+        docs_by_id = dict(loaded.store.db.execute(  # the summary when there is one, else the docstring
+            f"SELECT id, CASE WHEN summary != '' THEN summary ELSE doc END FROM files WHERE id IN ({ids})"))
         docs = {r.path: docs_by_id.get(loaded.ids[r.index], "") for r in ranked}
         rendered = render_prompt(loaded.root.name, loaded.built_at, ranked, docs, limit)
         files = [r.path for r in ranked]
