@@ -41,6 +41,7 @@ DIR_WEIGHT = 0.15  # … or the name of one of its two nearest directories
 SPREAD_DECAY = 0.35
 SPREAD_WEIGHT = 0.6
 PRIOR_WEIGHT = 0.15
+VECTOR_WEIGHT = 1.0  # cosine of the prompt and file embeddings, when there are any
 TEST_PENALTY = 0.45  # tests, unless the text is about tests
 TEST_BOOST = 1.0  # tests, when it is
 HEADER_PENALTY = 1.0
@@ -132,7 +133,11 @@ def _fts_query(words: list[str]) -> str:
     return " OR ".join(f'"{w}"' for w in words if w.isalnum())
 
 
-def rank_files(project: LoadedProject, text: str, limit: int = 10) -> list[RankedFile]:
+def rank_files(
+    project: LoadedProject, text: str, limit: int = 10, similarity: dict[int, float] | None = None
+) -> list[RankedFile]:
+    """Files that best answer ``text``; ``similarity`` (file index -> cosine of the prompt's embedding
+    with the file's, from :func:`treerag.enrich.vectors.similar`) adds a weighted vector score."""
     terms = extract_terms(text)
     if not terms.words and not terms.paths:
         return []
@@ -156,6 +161,10 @@ def rank_files(project: LoadedProject, text: str, limit: int = 10) -> list[Ranke
     if stems:
         for i, score in list(seeds.items()):
             seeds[i] = score + _path_name_boost(project.paths[i], stems)
+    if similarity:  # 2b. vector similarity (only when an embeddings provider is configured)
+        for i, cos in similarity.items():
+            if cos > 0.0:
+                seeds[i] = seeds.get(i, 0.0) + VECTOR_WEIGHT * cos
     if not seeds:
         return []
 
