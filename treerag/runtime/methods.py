@@ -7,14 +7,17 @@ manager as a service in the root task group.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from treerag.context.cache import ContextCache
 from treerag.context.hooks import HookHandler
 from treerag.context.service import ContextService
-from treerag.errors import InvalidParams
+from treerag.errors import InvalidParams, TreeragError
 from treerag.runtime.memory import MemoryMonitor
 from treerag.runtime.projects import ProjectEntry, ProjectManager
 from treerag.runtime.taskqueue import TaskQueue
@@ -22,8 +25,11 @@ from treerag.runtime.taskqueue import TaskQueue
 if TYPE_CHECKING:
     from treerag.daemon.app import Daemon
     from treerag.daemon.methods import RequestContext
+    from treerag.enrich.runner import EnrichmentRunner
 
 __all__ = ["install"]
+
+logger = logging.getLogger(__name__)
 
 PRIORITY_REQUESTED_INDEX = 60
 
@@ -52,6 +58,7 @@ class ProjectMethods:
         self.manager = manager
         self.context = context
         self.hooks = hooks
+        self.enrich: EnrichmentRunner | None = None
 
     def _entry(self, params: dict[str, Any]) -> ProjectEntry:
         return self.manager.require(_str(params, "path"))
@@ -171,17 +178,37 @@ class ProjectMethods:
     async def queue_drain(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Drop every pending task (running ones finish)."""
         kind = params.get("kind")
-        return {"dropped": self.queue.drain(kind if isinstance(kind, str) else None)}
+        dropped = self.queue.drain(kind if isinstance(kind, str) else None)
+        enrich_dropped = self.enrich.drain() if self.enrich is not None and kind in (None, "enrich") else 0
+        return {"dropped": dropped, "enrich_dropped": enrich_dropped}
 
     async def queue_pause(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Hold the queue: nothing new starts."""
         self.queue.pause()
+        if self.enrich is not None:
+            self.enrich.pause()
         return {"paused": True}
 
     async def queue_resume(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Let the queue run again."""
         self.queue.resume()
+        if self.enrich is not None:
+            self.enrich.resume()
         return {"paused": False}
+
+    async def enrich_start(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Queue the project at ``path`` for remote enrichment (files without a summary from the provider)."""
+        entry = self._entry(params)
+        if self.enrich is None or not self.enrich.enabled:
+            return {"queued": 0, "provider": "local"}
+        queued = await anyio.to_thread.run_sync(self.enrich.queue_project, entry.root, entry.db_path)
+        return {"queued": queued, "provider": self.enrich.config.provider}
+
+    async def enrich_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Enrichment backlog, outcomes, spend, latency and breaker state."""
+        if self.enrich is None:
+            return {"provider": "local", "enabled": False}
+        return {**self.enrich.statistics(), "enabled": self.enrich.enabled}
 
     async def hook(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one Claude Code hook: ``event`` and the hook's ``payload``."""
@@ -231,6 +258,19 @@ def install(daemon: Daemon) -> None:
     table.register("queue.drain", methods.queue_drain)
     table.register("queue.pause", methods.queue_pause)
     table.register("queue.resume", methods.queue_resume)
+    enrich_config = getattr(config, "enrich", None)
+    if enrich_config is not None and enrich_config.provider not in ("local", "none", ""):
+        from treerag.enrich.providers import api_key_for
+        from treerag.enrich.runner import EnrichmentRunner
+
+        try:
+            key = api_key_for(enrich_config)
+        except TreeragError as exc:
+            logger.warning("enrichment disabled: %s", exc)
+        else:
+            methods.enrich = EnrichmentRunner(enrich_config, queue.submit, api_key=key)
+    table.register("enrich.start", methods.enrich_start, inline=False)
+    table.register("enrich.status", methods.enrich_status)
 
     async def run_manager(d: Daemon, task_status: Any) -> None:
         await manager.service(task_status)
@@ -253,4 +293,5 @@ def install(daemon: Daemon) -> None:
         "index": manager.statistics(),
         "queue": queue.statistics(),
         "resources": monitor.statistics(),
+        **({"enrich": methods.enrich.statistics()} if methods.enrich is not None else {}),
     })
