@@ -106,3 +106,26 @@ def test_top_against_a_real_daemon(env: dict[str, str], tmux: Tmux, short_dir: P
         assert rc.read_text().strip() == "0"
     finally:
         subprocess.run([*TREERAG, "stop"], env=env, capture_output=True, timeout=30)
+
+
+def test_serve_without_headless_shows_the_dashboard_and_leaves_the_daemon_running(
+    env: dict[str, str], tmux: Tmux, short_dir: Path
+) -> None:
+    out = short_dir / "out"
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith(("XDG_", "HOME", "PATH")))
+    command = (f"env {exports} {shlex.join([*TREERAG, 'serve'])} > /dev/tty; echo rc=$? > {shlex.quote(str(out))}; "
+               "sleep 30")
+    tmux.run("new-session", "-d", "-x", "120", "-y", "40", command)
+    try:
+        tmux.wait_for(lambda s: "● connected" in s and "pid " in s, timeout=20)
+        tmux.keys("q")
+        screen = tmux.wait_for(lambda s: "keeps running" in s)
+        assert "treerag stop" in screen
+        deadline = time.monotonic() + 10
+        while not out.exists() or not out.read_text().strip():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert out.read_text().strip() == "rc=0"
+        assert "pong" in treerag(env, "ping").lower() or treerag(env, "ping")
+    finally:
+        subprocess.run([*TREERAG, "stop"], env=env, capture_output=True, timeout=30)

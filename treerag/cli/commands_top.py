@@ -4,11 +4,9 @@
 says so, and ``s`` starts one detached (``treerag serve --headless --detach``).
 
 ``treerag serve`` (without ``--headless``) runs the daemon *detached* and the
-dashboard attached to it in the foreground. When the dashboard quits, the
-daemon keeps running only if it was already running before ``serve`` started;
-a daemon that ``serve`` started itself is stopped with the ``shutdown``
-method, so ``serve`` behaves like a foreground server while never killing a
-daemon other sessions (hooks, other dashboards) were already using. Running
+dashboard attached to it in the foreground. Quitting the dashboard leaves the
+daemon running (Claude Code's hooks and other dashboards use it) and says so
+in one line, with the command that stops it (``treerag stop``). Running
 the daemon as a separate process, rather than in the dashboard's event loop,
 keeps Textual out of the daemon's memory and keeps the daemon alive if the
 terminal dies.
@@ -28,7 +26,6 @@ from treerag.errors import DaemonAlreadyRunning, DaemonNotRunning
 __all__ = ["add_parsers", "run_dashboard", "serve_with_dashboard"]
 
 PROBE_TIMEOUT_S = 5.0
-SHUTDOWN_TIMEOUT_S = 10.0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,19 +68,17 @@ def run_dashboard(config: Any, *, readonly: bool = False, daemon_argv: list[str]
 
 
 def serve_with_dashboard(args: argparse.Namespace, config: Any) -> int:
-    """Start the daemon detached unless one runs, show the dashboard, stop the daemon only if we started it."""
+    """Start the daemon detached unless one runs, show the dashboard; the daemon outlives it."""
     argv = _daemon_argv(args, config)
-    was_running = _daemon_answers(config)
-    if not was_running:
+    if not _daemon_answers(config):
         try:
             start_detached(argv, config)
         except DaemonAlreadyRunning:
-            was_running = True  # another process won the race: it is not ours to stop
-    try:
-        return run_dashboard(config, readonly=False, daemon_argv=argv)
-    finally:
-        if not was_running:
-            _shutdown(config)
+            pass  # another process won the race: attach to that one
+    code = run_dashboard(config, readonly=False, daemon_argv=argv)
+    if _daemon_answers(config):
+        print("treerag daemon keeps running in the background; stop it with `treerag stop`")
+    return code
 
 
 def _daemon_answers(config: Any) -> bool:
@@ -93,12 +88,3 @@ def _daemon_answers(config: Any) -> bool:
     except DaemonNotRunning:
         return False
     return True
-
-
-def _shutdown(config: Any) -> None:
-    try:
-        with open_client(config, timeout=SHUTDOWN_TIMEOUT_S) as client:
-            reply = client.call("shutdown")
-    except DaemonNotRunning:
-        return
-    print(f"treerag daemon stopped (pid {reply.get('pid', '?') if isinstance(reply, dict) else '?'})")
