@@ -34,6 +34,7 @@ Progress = Callable[[str, int, int], None]
 HEAD_BYTES = 8192
 # A name defined in more files than this says nothing about which one a reference means.
 MAX_DEFINERS = 4
+RANK_SKIP_MAX_FILES = 50  # updates up to this size skip PageRank when their edges are unchanged
 _TEST_PATH = re.compile(
     r"(^|/)(tests?|specs?|__tests__|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|Tests?\.java$|_spec\.rb$"
 )
@@ -141,6 +142,9 @@ def build_index(
 
         _progress(progress, "write", 0, 1)
         with store.transaction() as db:
+            # An edit that leaves the graph as it was (the common case: a body changed) keeps the ranks.
+            small_update = paths is not None and not deleted and 0 < len(parsed) <= RANK_SKIP_MAX_FILES
+            edges_before = _edge_signature(db, list(parsed)) if small_update else None
             paths_changed = _write_files(db, root, parsed, touched_only, deleted, summaries=summaries)
             if paths is None:
                 _prune_enrichment(db)
@@ -149,7 +153,8 @@ def build_index(
             _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
             _rebuild_reference_edges(db, changed_ids, [name for item in parsed.values() for name in _defined(item[0])])
             _mark_package_entries(db, root)
-            _update_ranks(db, warm=paths is not None)
+            if edges_before is None or paths_changed or _edge_signature(db, list(parsed)) != edges_before:
+                _update_ranks(db, warm=paths is not None)
             store.set_meta(db, root=str(root), built_at=time.time())
             if dirs is not None:
                 store.set_meta(db, dirs=json.dumps(dirs))
@@ -433,6 +438,14 @@ def _mark_package_entries(db: Any, root: Path) -> None:
     targets.update({"src/main.rs", "main.go", "manage.py"})
     for rel in targets:
         db.execute("UPDATE files SET flags = flags | ? WHERE path = ?", (FLAG_ENTRY, rel))
+
+
+def _edge_signature(db: Any, paths: list[str]) -> list[tuple[str, str, int, float]]:
+    """The graph edges touching ``paths``, by path (file ids may change when a file is rewritten)."""
+    marks = ",".join("?" * len(paths))
+    return sorted(db.execute(
+        f"SELECT fs.path, fd.path, e.kind, e.weight FROM edges e JOIN files fs ON fs.id = e.src "
+        f"JOIN files fd ON fd.id = e.dst WHERE fs.path IN ({marks}) OR fd.path IN ({marks})", paths + paths))
 
 
 def _update_ranks(db: Any, *, warm: bool) -> None:
