@@ -50,3 +50,20 @@ def test_project_enriched_most_important_first(daemon_factory, fake_openai, tmp_
     assert again["queued"] == 0
     assert len(fake_openai.requests) == sent
     assert call(daemon.socket, "ping") is not None
+
+
+def test_cli_enrich_and_queue_show_enrichment(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    conf = Path(os.environ["XDG_CONFIG_HOME"]) / "treerag"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config.toml").write_text(
+        f'[enrich]\nprovider = "openai"\nbase_url = "{fake_openai.base_url}"\nmodel = "m"\napi_key_env = "FAKE_KEY"\n'
+    )
+    daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
+    project = make_project(tmp_path / "shop")
+    assert treerag("index", str(project), sock=daemon.socket).returncode == 0
+    out = treerag("enrich", str(project), sock=daemon.socket)
+    assert out.returncode == 0 and out.stdout.startswith("queued "), (out.stdout, out.stderr)
+    assert wait_for(lambda: call(daemon.socket, "enrich.status")["backlog"] == 0, timeout=20)
+    out = treerag("queue", sock=daemon.socket)
+    assert out.returncode == 0, out.stderr
+    assert "enrichment openai/m: backlog 0" in out.stdout, out.stdout
