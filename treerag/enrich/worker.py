@@ -14,16 +14,14 @@ wins over local) and the file's FTS docs column. Prints log lines
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import sqlite3
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from treerag.index.worker import _die_with_parent, _emit, _ForwardLogs
+from treerag.index.worker import serve_one_job
 
 __all__ = ["main", "run_job"]
 
@@ -161,20 +159,7 @@ def run_job(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    _die_with_parent()
-    root_logger = logging.getLogger("treerag")
-    root_logger.addHandler(_ForwardLogs(logging.INFO))
-    root_logger.setLevel(logging.INFO)
-    root_logger.propagate = False
-    try:
-        request = json.loads(sys.stdin.readline())
-        if request.get("nice"):
-            os.nice(int(request["nice"]))
-        _emit({"result": run_job(request)})
-        return 0
-    except Exception as exc:
-        _emit({"error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}})
-        return 1
+    return serve_one_job(run_job)
 
 
 if __name__ == "__main__":

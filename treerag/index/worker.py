@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["main", "run_job"]
@@ -86,6 +87,12 @@ class _ForwardLogs(logging.Handler):
 
 
 def main() -> int:
+    return serve_one_job(run_job)
+
+
+def serve_one_job(job: Callable[[dict], dict]) -> int:  # type: ignore[type-arg]
+    """A worker process's life: die with the parent, forward logs, read one JSON request from stdin,
+    print its result (or one error record) as a JSON line. Shared by the index and enrichment workers."""
     _die_with_parent()
     root_logger = logging.getLogger("treerag")
     root_logger.addHandler(_ForwardLogs(logging.INFO))
@@ -95,7 +102,7 @@ def main() -> int:
         request = json.loads(sys.stdin.readline())
         if request.get("nice"):
             os.nice(int(request["nice"]))
-        _emit({"result": run_job(request)})
+        _emit({"result": job(request)})
         return 0
     except Exception as exc:
         from treerag.errors import TreeragError
