@@ -149,8 +149,8 @@ def _clean(summary: str) -> str:
     return line if len(line) <= MAX_SUMMARY_CHARS else line[: MAX_SUMMARY_CHARS - 1].rstrip() + "…"
 
 
-class OpenAISummaryProvider:
-    """SummaryProvider over ``POST {base_url}/chat/completions``, several nodes per request."""
+class _Endpoint:
+    """What both providers share: the model name and a retrying client for one base URL."""
 
     name = "openai"
 
@@ -170,6 +170,10 @@ class OpenAISummaryProvider:
     @property
     def base_url(self) -> str:
         return self._client.base_url
+
+
+class OpenAISummaryProvider(_Endpoint):
+    """SummaryProvider over ``POST {base_url}/chat/completions``, several nodes per request."""
 
     def summarise(self, nodes: list[Node], usage: Usage) -> list[Summary]:
         if not nodes:
@@ -215,23 +219,8 @@ def _parse_summaries(reply: Any, keys: set[str]) -> list[Summary]:
     return list(out.values())
 
 
-class OpenAIEmbeddingProvider:
+class OpenAIEmbeddingProvider(_Endpoint):
     """EmbeddingProvider over ``POST {base_url}/embeddings``: one vector per text, same dimension."""
-
-    name = "openai"
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str = "",
-        timeout_s: float = 30.0,
-        *,
-        max_attempts: int = 3,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.model = model
-        self._client = _Client(base_url, api_key, timeout_s, max_attempts, sleep)
 
     def embed(self, texts: list[str], usage: Usage) -> list[list[float]]:
         if not texts:
