@@ -26,6 +26,12 @@ How each group measures (numbers above are all measured in the run; nothing is t
   once; VmRSS (what `ps -o rss` shows) and USS 2 s after start, then CPU (utime+stime from `/proc/PID/stat`)
   and voluntary context switches summed over all threads (wake-ups) over the same window. The MB breakdown
   imports the modules a running daemon has loaded one by one in a probe process, reading VmRSS after each.
+- **memory**: each tree indexed once, then loaded by `load_project` in fresh probe interpreters: under
+  tracemalloc (bytes still traced after `gc.collect()`, divided by the project's files and symbols; the peak;
+  the largest sites grouped by line), next to a naive loader measured on the same database in the same run
+  (a dict per file with its edges as tuples, keyed by path and id, and a dict per symbol with name, qualname,
+  kind, signature and lines, strings not interned); VmRSS split into RssAnon/RssFile before and after the load
+  in a probe without tracemalloc; and a fresh daemon's VmRSS after a session-start hook loads the large tree.
 - **index**: `python -m treerag index PATH --json` with no daemon (in-process mode: the same daemon code and
   index worker) and an empty `XDG_CACHE_HOME` per run, wall clock including interpreter start, alternated with
   `ctags -R --fields=+n -f /dev/null PATH` on the same tree; median of 3. Trees are PyPI sdists and an npm

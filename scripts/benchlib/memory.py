@@ -1,0 +1,224 @@
+"""Memory of a loaded project: tracemalloc bytes per file and per symbol, next to a naive loaded form.
+
+Each tree is indexed once with ``treerag index`` into a sandbox cache, then
+loaded in fresh probe interpreters so nothing else shares the heap:
+
+- the hot set: ``treerag.index.loaded.load_project`` under tracemalloc; the
+  bytes still traced after ``gc.collect()`` are what the project holds, the
+  peak is what loading it costs on the way; the largest allocation sites
+  (snapshot grouped by line) show what dominates;
+- the floor a straightforward implementation would have, measured in the
+  same run on the same database: one dict per file (path, language, flags,
+  rank, its out- and in-edges as tuples) keyed by path and by id, and one
+  dict per symbol (name, qualname, kind, signature, line, end line, file)
+  with the strings as SQLite returns them (not interned);
+- RSS: VmRSS, split into anonymous and file-backed pages, before and after
+  ``load_project`` in a probe without tracemalloc (whose own bookkeeping
+  would inflate it), and the daemon's with the large tree loaded from its
+  index by a session-start hook, as a user's first prompt of the day does.
+
+Bytes per file and per symbol are the whole of each form divided by the
+project's file and symbol counts, so the two forms compare line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib import corpora
+from benchlib.common import PYTHON, Options, Row, error_row, mb, proc_status, running_daemon, sandbox, verdict
+
+_RSS_PROBE = r"""
+import gc, json, sys
+from pathlib import Path
+
+def rss():
+    out = {}
+    for line in open("/proc/self/status"):
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "RssAnon", "RssFile"):
+            out[key] = int(value.split()[0]) * 1024
+    return out
+
+from treerag.index.loaded import load_project
+gc.collect()
+before = rss()
+project = load_project(Path(sys.argv[1]), Path(sys.argv[2]))
+gc.collect()
+after = rss()
+print(json.dumps({"before": before, "after": after, "files": project.files}))
+"""
+
+_TRACE_PROBE = r"""
+import gc, json, sqlite3, sys, time, tracemalloc
+from pathlib import Path
+
+root, db_path, form = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+def naive_load(db_path):
+    # what a straightforward loader would hold: an object per file and per symbol, strings as read
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    files = {}
+    by_id = {}
+    for fid, path, language, flags, rank in db.execute("SELECT id, path, language, flags, rank FROM files"):
+        record = {"id": fid, "path": path, "language": language, "flags": flags, "rank": rank,
+                  "out": [], "in": [], "symbols": []}
+        files[path] = record
+        by_id[fid] = record
+    for src, dst, kind, weight in db.execute("SELECT src, dst, kind, weight FROM edges"):
+        a, b = by_id.get(src), by_id.get(dst)
+        if a is not None and b is not None:
+            a["out"].append((dst, weight, kind))
+            b["in"].append((src, weight, kind))
+    symbols = []
+    for row in db.execute("SELECT file_id, name, qualname, kind, signature, line, end_line FROM symbols"):
+        owner = by_id.get(row[0])
+        if owner is None:
+            continue
+        symbol = {"file": owner["path"], "name": row[1], "qualname": row[2], "kind": row[3],
+                  "signature": row[4], "line": row[5], "end_line": row[6]}
+        symbols.append(symbol)
+        owner["symbols"].append(symbol)
+    db.close()
+    return files, by_id, symbols
+
+if form == "loaded":
+    from treerag.index.loaded import load_project
+    load = lambda: load_project(root, db_path)
+else:
+    load = lambda: naive_load(db_path)
+db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+n_files = db.execute("SELECT count(*) FROM files").fetchone()[0]
+n_symbols = db.execute("SELECT count(*) FROM symbols").fetchone()[0]
+db.close()
+gc.collect()
+tracemalloc.start(1)
+before = tracemalloc.take_snapshot()
+tracemalloc.reset_peak()
+t0 = time.perf_counter()
+held = load()
+seconds = time.perf_counter() - t0
+gc.collect()
+after = tracemalloc.take_snapshot()
+current, peak = tracemalloc.get_traced_memory()
+stats = after.compare_to(before, "lineno")
+total = sum(s.size_diff for s in stats)
+top = [{"where": f"{Path(s.traceback[0].filename).name}:{s.traceback[0].lineno}", "bytes": s.size_diff,
+        "count": s.count_diff} for s in stats[:8]]
+print(json.dumps({"form": form, "files": n_files, "symbols": n_symbols, "bytes": total, "peak": peak,
+                  "seconds": seconds, "top": top}))
+"""
+
+
+def _probe(code: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run([PYTHON, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise RuntimeError(f"probe exited {out.returncode}: {out.stderr.strip()[-400:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _index(root: Path, env: dict[str, str], absent_socket: Path) -> dict[str, Any]:
+    out = subprocess.run([PYTHON, "-m", "treerag", "index", str(root), "--json", "--socket", str(absent_socket)],
+                         env=env, capture_output=True, text=True, timeout=900)
+    if out.returncode != 0:
+        raise RuntimeError(f"treerag index exited {out.returncode}: {out.stderr.strip()[-400:]}")
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def _db_for(cache: Path, root: Path) -> Path:
+    from treerag.runtime.projects import project_id
+
+    return cache / "treerag" / "projects" / project_id(root.resolve()) / "index.sqlite"
+
+
+def _size(nbytes: float) -> str:
+    return mb(nbytes) if abs(nbytes) >= 1 << 20 else f"{nbytes / 1024:.0f} KiB"
+
+
+def _per(nbytes: float, count: int) -> str:
+    return f"{nbytes / count:,.0f} B" if count else "n/a"
+
+
+def _split(sample: dict[str, int]) -> str:
+    return f"anon {_size(sample.get('RssAnon', 0))}, file-backed {_size(sample.get('RssFile', 0))}"
+
+
+def bench_memory(opts: Options) -> list[Row]:
+    names = opts.pick(("django", "requests"), ("flask", "requests"))
+    rows: list[Row] = []
+    with sandbox() as box:
+        absent = box.path / "no-daemon.sock"
+        indexed: list[tuple[corpora.Corpus, Path]] = []
+        for name in names:
+            corpus = corpora.by_name(name)
+            root = corpora.ensure(corpus)
+            try:
+                _index(root, box.env, absent)
+                indexed.append((corpus, root))
+                rows += _hot_set_rows(corpus, root, _db_for(box.cache, root), box.env)
+            except Exception as exc:
+                rows.append(error_row("memory", exc, f"hot set {name}"))
+        if indexed:
+            try:
+                rows.append(_daemon_row(box, *indexed[0]))
+            except Exception as exc:
+                rows.append(error_row("memory", exc, "daemon RSS with a large project loaded"))
+    return rows
+
+
+def _hot_set_rows(corpus: corpora.Corpus, root: Path, db: Path, env: dict[str, str]) -> list[Row]:
+    loaded = _probe(_TRACE_PROBE, str(root), str(db), "loaded", env=env)
+    naive = _probe(_TRACE_PROBE, str(root), str(db), "naive", env=env)
+    rss = _probe(_RSS_PROBE, str(root), str(db), env=env)
+    files, symbols = loaded["files"], loaded["symbols"]
+    name = f"{corpus.name} ({files:,} files, {symbols:,} symbols)"
+    before, after = rss["before"], rss["after"]
+    added = {k: after[k] - before[k] for k in after}
+    sites = "; ".join(f"{t['where']} {t['bytes'] / 1024:.0f} KiB ×{t['count']}" for t in loaded["top"][:5])
+    naive_sites = "; ".join(f"{t['where']} {t['bytes'] / 1024:.0f} KiB" for t in naive["top"][:3])
+    return [
+        Row("memory", f"hot set heap per file, {name}", _per(loaded["bytes"], files), "",
+            f"naive dict per file and symbol {_per(naive['bytes'], files)}; held {_size(loaded['bytes'])} vs "
+            f"{_size(naive['bytes'])} ({naive['bytes'] / max(loaded['bytes'], 1):.1f}×)", "info",
+            {"loaded": loaded, "naive": naive}),
+        Row("memory", f"hot set heap per symbol, {corpus.name}", _per(loaded["bytes"], symbols), "",
+            f"naive {_per(naive['bytes'], symbols)} (symbols stay in SQLite in the hot set)", "info"),
+        Row("memory", f"peak traced while loading, {corpus.name}", _size(loaded["peak"]), "",
+            f"naive {_size(naive['peak'])}; load {loaded['seconds'] * 1e3:.0f} ms vs naive "
+            f"{naive['seconds'] * 1e3:.0f} ms (under tracemalloc)", "info"),
+        Row("memory", f"largest allocation sites of the hot set, {corpus.name}", f"{len(loaded['top'])} sites", "",
+            f"{sites} | naive: {naive_sites}", "info"),
+        Row("memory", f"RSS added by load_project, {corpus.name}", _size(added["VmRSS"]), "",
+            f"{_split(added)}; probe before {mb(before['VmRSS'])}, after {mb(after['VmRSS'])}", "info", rss),
+    ]
+
+
+def _daemon_row(box: Any, corpus: corpora.Corpus, root: Path) -> Row:
+    """A fresh daemon over the sandbox cache; a session-start hook loads the tree from its index."""
+    with running_daemon(box) as daemon:
+        idle = _status(daemon.pid)
+        t0 = time.perf_counter()
+        daemon.call("hook", event="session-start",
+                    payload={"cwd": str(root), "session_id": "bench-memory", "source": "startup"})
+        seconds = time.perf_counter() - t0
+        time.sleep(1.0)
+        loaded = _status(daemon.pid)
+        status = daemon.call("status")
+    total = (status.get("process") or {}).get("total_rss_bytes")
+    return Row("memory", f"daemon RSS with {corpus.name} loaded (from its index, by a session-start hook)",
+               mb(loaded["VmRSS"]), "< 50 MB",
+               f"{_split(loaded)}; idle {mb(idle['VmRSS'])} ({_split(idle)}); workers+daemon {mb(total)}; "
+               f"first hook {seconds * 1e3:.0f} ms", verdict(loaded["VmRSS"] < 50 << 20),
+               {"idle": idle, "loaded": loaded, "hook_seconds": seconds, "status_process": status.get("process")})
+
+
+def _status(pid: int) -> dict[str, int]:
+    s = proc_status(pid)
+    return {k: int(s[k].split()[0]) * 1024 for k in ("VmRSS", "RssAnon", "RssFile") if k in s}
+
+
+__all__ = ["bench_memory"]
