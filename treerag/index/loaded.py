@@ -1,10 +1,14 @@
 """The loaded form of a project: only what the hot path needs, in compact arrays.
 
-A ``LoadedProject`` holds interned paths, per-file flags and ranks, and the
-file graph as CSR arrays (``array`` module, 4–8 bytes an entry rather than a
-Python object per edge). Symbols, docstrings and FTS stay in SQLite and are
-read on demand through the read-only ``Store`` connection, which pages them
-in by mmap.
+A ``LoadedProject`` holds the sorted relative paths packed in one string
+(``PathTable``: about one byte a character plus four for its end offset,
+found by bisection rather than through a dict of path objects), per-file
+flags, language codes and ranks, file ids with a dense id → index array, and
+the file graph as CSR arrays (``array`` module, 1–8 bytes an entry rather
+than a Python object per edge). Symbols, docstrings and FTS stay in SQLite
+and are read on demand through the read-only ``Store`` connection, which
+pages them in by mmap. ``scripts/bench --only memory`` measures the result
+with tracemalloc against a dict-per-file-and-symbol loader.
 """
 
 from __future__ import annotations
@@ -13,23 +17,164 @@ import json
 import sys
 import time
 from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from treerag.index.store import EDGE_IMPORT, FLAG_ENTRY, FLAG_GENERATED, FLAG_TEST, Store
 
-__all__ = ["LoadedProject", "load_project"]
+__all__ = ["IdIndex", "LoadedProject", "PathIndex", "PathTable", "load_project"]
 
 _NOT_CODE = frozenset({"", "markdown"})
+#: a dense id → index array is used while ids span at most this many slots per file (else a dict)
+_DENSE_SPAN = 4
+
+
+class PathTable(Sequence[str]):
+    """Sorted paths packed in one ``str`` with an array of end offsets; ``find`` bisects.
+
+    Sorted in code-point order, which is SQLite's BINARY order of the same
+    UTF-8 text, so the table's order is the ``ORDER BY path`` of the index.
+    """
+
+    __slots__ = ("_blob", "_ends")
+
+    def __init__(self, sorted_paths: Iterable[str]) -> None:
+        parts = list(sorted_paths)
+        ends = array("I")
+        total = 0
+        for part in parts:
+            total += len(part)
+            ends.append(total)
+        self._blob = "".join(parts)
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        ends = self._ends
+        if i < 0:
+            i += len(ends)
+        return self._blob[ends[i - 1] if i else 0:ends[i]]
+
+    def __iter__(self) -> Iterator[str]:
+        blob, a = self._blob, 0
+        for b in self._ends:
+            yield blob[a:b]
+            a = b
+
+    def find(self, path: str) -> int | None:
+        i = bisect_left(self, path)
+        return i if i < len(self._ends) and self[i] == path else None
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.find(path) is not None
+
+    def index(self, path: Any, start: int = 0, stop: int | None = None) -> int:
+        i = self.find(path) if isinstance(path, str) else None
+        if i is None or i < start or (stop is not None and i >= stop):
+            raise ValueError(f"{path!r} is not in the project")
+        return i
+
+    def nbytes(self) -> int:
+        return sys.getsizeof(self._blob) + self._ends.itemsize * len(self._ends) + 64
+
+
+class PathIndex(Mapping[str, int]):
+    """path → dense index, answered by the ``PathTable`` itself (no second copy of the paths)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: PathTable) -> None:
+        self._table = table
+
+    def __getitem__(self, path: str) -> int:
+        i = self._table.find(path)
+        if i is None:
+            raise KeyError(path)
+        return i
+
+    def get(self, path: str, default: Any = None) -> Any:  # type: ignore[override]
+        i = self._table.find(path)
+        return default if i is None else i
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class IdIndex(Mapping[int, int]):
+    """file id → dense index: an ``array`` offset by the smallest id while ids are dense, else a dict."""
+
+    __slots__ = ("_base", "_dict", "_slots")
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self._base = min(ids) if ids else 0
+        span = (max(ids) - self._base + 1) if ids else 0
+        self._dict: dict[int, int] | None = None
+        self._slots = array("i")
+        if span <= _DENSE_SPAN * len(ids) + 64:
+            self._slots = array("i", [-1]) * span
+            for i, fid in enumerate(ids):
+                self._slots[fid - self._base] = i
+        else:
+            self._dict = {fid: i for i, fid in enumerate(ids)}
+
+    def get(self, fid: int, default: Any = None) -> Any:  # type: ignore[override]
+        if self._dict is not None:
+            return self._dict.get(fid, default)
+        k = fid - self._base
+        if 0 <= k < len(self._slots):
+            i = self._slots[k]
+            if i >= 0:
+                return i
+        return default
+
+    def __getitem__(self, fid: int) -> int:
+        i = self.get(fid)
+        if i is None:
+            raise KeyError(fid)
+        return int(i)
+
+    def __contains__(self, fid: object) -> bool:
+        return isinstance(fid, int) and self.get(fid) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        if self._dict is not None:
+            return iter(self._dict)
+        return (self._base + k for k, i in enumerate(self._slots) if i >= 0)
+
+    def __len__(self) -> int:
+        if self._dict is not None:
+            return len(self._dict)
+        return sum(1 for i in self._slots if i >= 0)
+
+    def nbytes(self) -> int:
+        if self._dict is not None:
+            return sys.getsizeof(self._dict)
+        return self._slots.itemsize * len(self._slots) + 64
 
 
 @dataclass
 class LoadedProject:
     root: Path
     store: Store
-    paths: list[str]
+    paths: PathTable
     ids: array  # type: ignore[type-arg]  # file id per dense index
     flags: array  # type: ignore[type-arg]
     language: array  # type: ignore[type-arg]  # index into language_names
@@ -44,11 +189,11 @@ class LoadedProject:
     in_w: array  # type: ignore[type-arg]
     out_kind: array  # type: ignore[type-arg]
     in_kind: array  # type: ignore[type-arg]
-    index_of_path: dict[str, int]
-    index_of_id: dict[int, int]
+    index_of_path: PathIndex
+    index_of_id: IdIndex
     symbols: int
     languages: dict[str, int]
-    dirs: list[str]
+    dirs_json: str  # the indexed directories, parsed only by the watcher that needs them
     built_at: float
     loaded_at: float = field(default_factory=time.time)
     overview: dict[str, str] = field(default_factory=dict)
@@ -57,9 +202,13 @@ class LoadedProject:
     def files(self) -> int:
         return len(self.paths)
 
+    @property
+    def dirs(self) -> list[str]:
+        return json.loads(self.dirs_json)  # type: ignore[no-any-return]
+
     @cached_property
-    def test_indices(self) -> list[int]:
-        return [i for i in range(self.files) if self.flags[i] & FLAG_TEST]
+    def test_indices(self) -> array:  # type: ignore[type-arg]
+        return array("i", (i for i in range(self.files) if self.flags[i] & FLAG_TEST))
 
     def is_test(self, i: int) -> bool:
         return bool(self.flags[i] & FLAG_TEST)
@@ -97,12 +246,11 @@ class LoadedProject:
         return self.out_edges(i) + [(j, 0.7 * w) for j, w in self.in_edges(i)]
 
     def memory_bytes(self) -> int:
-        """Approximate heap held by this project (arrays, path strings, dicts)."""
-        total = sum(sys.getsizeof(s) for s in self.paths) + sys.getsizeof(self.paths)
-        for arr in (self.ids, self.flags, self.language, self.rank, self.import_count, self.out_start, self.out_dst, self.out_w,
-                    self.in_start, self.in_src, self.in_w, self.out_kind, self.in_kind):
+        """Approximate heap held by this project (arrays, the path table, the id index, overview text)."""
+        total = self.paths.nbytes() + self.index_of_id.nbytes() + sys.getsizeof(self.dirs_json)
+        for arr in (self.ids, self.flags, self.language, self.rank, self.import_count, self.out_start, self.out_dst,
+                    self.out_w, self.in_start, self.in_src, self.in_w, self.out_kind, self.in_kind):
             total += arr.itemsize * len(arr) + 64
-        total += sys.getsizeof(self.index_of_path) + sys.getsizeof(self.index_of_id)
         total += sum(len(v) for v in self.overview.values())
         return total
 
@@ -113,59 +261,88 @@ class LoadedProject:
         return {"files": self.files, "symbols": self.symbols, "languages": self.languages}
 
 
-def _csr(n: int, pairs: list[tuple[int, int, float, int]]) -> tuple[array, array, array, array]:  # type: ignore[type-arg]
-    pairs.sort()
+#: the file graph in dense indices (position in path order), both directions sorted as CSR wants them
+_EDGES_SQL = """
+WITH f AS (SELECT id, row_number() OVER (ORDER BY path) - 1 AS i FROM files)
+SELECT {a}.i, {b}.i, e.weight, e.kind FROM edges e JOIN f fs ON fs.id = e.src JOIN f fd ON fd.id = e.dst
+ORDER BY {a}.i, {b}.i, e.weight, e.kind
+"""
+
+
+def _csr(n: int, rows: Iterable[tuple[int, int, float, int]],
+         import_count: array | None = None) -> tuple[array, array, array, array]:  # type: ignore[type-arg]
+    """CSR arrays from (row, column, weight, kind) already sorted by row, streamed without a list of tuples."""
     start = array("i", [0]) * (n + 1)
-    for a, _, _, _ in pairs:
+    col, weight, kind = array("i"), array("f"), array("b")
+    for a, b, w, k in rows:
         start[a + 1] += 1
+        col.append(b)
+        weight.append(w)
+        kind.append(k)
+        if import_count is not None and k == EDGE_IMPORT:
+            import_count[a] += 1
     for i in range(n):
         start[i + 1] += start[i]
-    return (start, array("i", [p[1] for p in pairs]), array("f", [p[2] for p in pairs]),
-            array("b", [p[3] for p in pairs]))
+    return start, col, weight, kind
+
+
+def _drop_mapped_pages(store: Store) -> None:
+    """Unmap and lazily remap the database file, so RSS counts only the pages later queries touch.
+
+    Opening a ``Store`` runs ``PRAGMA quick_check``, which reads every page
+    through the mmap: the whole file would stay resident in this process
+    (RssFile) for as long as the connection lives. Setting ``mmap_size`` to 0
+    unmaps it (nothing is fetched at this point); restoring the size maps the
+    file again on the next read, without touching any page.
+    """
+    db = store.db
+    size = int(db.execute("PRAGMA mmap_size").fetchone()[0])
+    if size > 0:
+        db.execute("PRAGMA mmap_size=0")
+        db.execute(f"PRAGMA mmap_size={size}")
 
 
 def load_project(root: Path, db_path: Path) -> LoadedProject:
     """Read the hot set of one project from its index (read-only connection kept open)."""
     store = Store(db_path, readonly=True)
     db = store.db
-    rows = db.execute("SELECT id, path, flags, rank, language FROM files ORDER BY path").fetchall()
-    language_names = sorted({r[4] for r in rows})
+    language_names = sorted(r[0] for r in db.execute("SELECT DISTINCT language FROM files"))
     language_code = {name: i for i, name in enumerate(language_names)}
-    paths = [sys.intern(r[1]) for r in rows]
-    ids = array("q", [r[0] for r in rows])
-    index_of_id = {r[0]: i for i, r in enumerate(rows)}
-    n = len(rows)
-    forward: list[tuple[int, int, float, int]] = []
-    backward: list[tuple[int, int, float, int]] = []
+    ids, flags, language, rank = array("q"), array("B"), array("B"), array("f")
+    parts: list[str] = []
+    for fid, path, flag, file_rank, lang in db.execute(
+            "SELECT id, path, flags, rank, language FROM files ORDER BY path"):
+        ids.append(fid)
+        parts.append(path)
+        flags.append(flag & 0xFF)
+        language.append(language_code[lang])
+        rank.append(file_rank)
+    paths = PathTable(parts)
+    del parts
+    n = len(ids)
     import_count = array("i", [0]) * n
-    for src, dst, kind, weight in db.execute("SELECT src, dst, kind, weight FROM edges"):
-        a, b = index_of_id.get(src), index_of_id.get(dst)
-        if a is None or b is None:
-            continue
-        forward.append((a, b, weight, kind))
-        backward.append((b, a, weight, kind))
-        if kind == EDGE_IMPORT:
-            import_count[b] += 1
-    out_start, out_dst, out_w, out_kind = _csr(n, forward)
-    in_start, in_src, in_w, in_kind = _csr(n, backward)
+    out_start, out_dst, out_w, out_kind = _csr(n, db.execute(_EDGES_SQL.format(a="fs", b="fd")))
+    in_start, in_src, in_w, in_kind = _csr(n, db.execute(_EDGES_SQL.format(a="fd", b="fs")), import_count)
     meta = store.meta()
     counts = store.counts()
+    languages = store.languages()
+    _drop_mapped_pages(store)
     return LoadedProject(
         root=root,
         store=store,
         paths=paths,
         ids=ids,
-        flags=array("B", [r[2] & 0xFF for r in rows]),
-        language=array("B", [language_code[r[4]] for r in rows]),
+        flags=flags,
+        language=language,
         language_names=language_names,
-        rank=array("f", [r[3] for r in rows]),
+        rank=rank,
         import_count=import_count,
         out_start=out_start, out_dst=out_dst, out_w=out_w, out_kind=out_kind,
         in_start=in_start, in_src=in_src, in_w=in_w, in_kind=in_kind,
-        index_of_path={p: i for i, p in enumerate(paths)},
-        index_of_id=index_of_id,
+        index_of_path=PathIndex(paths),
+        index_of_id=IdIndex(ids),
         symbols=counts["symbols"],
-        languages=store.languages(),
-        dirs=json.loads(meta.get("dirs", "[]")),
+        languages=languages,
+        dirs_json=meta.get("dirs", "[]") or "[]",
         built_at=float(meta.get("built_at", 0) or 0),
     )
