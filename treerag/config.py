@@ -115,6 +115,8 @@ class EnrichConfig:
     batch_nodes: int = 16
     max_batch_chars: int = 24_000
     embed_timeout_ms: int = 250
+    auto: bool = True  # queue projects after each index build, load and edit (else only `treerag enrich`)
+    breaker_cooldown_s: float = 30.0
 
 
 _SECTIONS: dict[str, type] = {

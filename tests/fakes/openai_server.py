@@ -28,7 +28,8 @@ The wire format (what ``treerag.enrich.providers.openai`` sends and expects)::
     reply: {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": [float, …]}, …],
             "model": M, "usage": {"prompt_tokens": …, "total_tokens": …}}
 
-Default answers are deterministic: the summary of node K is ``"summary of K"``;
+Default answers are deterministic: the summary of node K is ``"summary of K"``
+(or :attr:`FakeOpenAI.summary_for` of the node's dict, when a test sets it);
 an embedding is a bag-of-words hashing vector of :attr:`FakeOpenAI.dim`
 dimensions (texts sharing words point the same way), L2-normalised.
 
@@ -120,6 +121,7 @@ class FakeOpenAI:
     def __init__(self, *, token: str | None = DEFAULT_TOKEN, dim: int = 16) -> None:
         self.token = token  # None: accept any (or no) Authorization header
         self.dim = dim
+        self.summary_for: Any = None  # node dict -> summary text, replacing "summary of K"
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -192,7 +194,8 @@ class FakeOpenAI:
             else:
                 users = [m for m in body.get("messages", []) if m.get("role") == "user"]
                 nodes = json.loads(users[-1]["content"])["nodes"]
-                summaries = [{"key": n["key"], "summary": f"summary of {n['key']}"} for n in nodes]
+                make = self.summary_for or (lambda n: f"summary of {n['key']}")
+                summaries = [{"key": n["key"], "summary": make(n)} for n in nodes]
             content = json.dumps({"summaries": summaries})
         prompt_tokens, completion_tokens = max(1, raw_len // 4), max(1, len(content) // 4)
         return {

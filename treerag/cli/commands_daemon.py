@@ -178,6 +178,9 @@ def print_status(status: dict[str, Any]) -> None:
     cache = status.get("cache")
     if cache:
         rows.append(("context cache", f"{cache.get('hits', 0)} hits, {cache.get('misses', 0)} misses"))
+    enrich = status.get("enrich")
+    if enrich:
+        rows.append(("enrichment", _enrich_summary(enrich)))
     print_table(["", ""], rows, header=False)
     latency = status.get("latency") or {}
     if latency:
@@ -195,10 +198,23 @@ def print_status(status: dict[str, Any]) -> None:
         print_table(
             ["project", "state", "files", "symbols", "last used"],
             [
-                (p["root"], p.get("state", "?"), p.get("files", 0), p.get("symbols", 0), p.get("last_used", "-"))
+                (p["root"], p.get("state", "?"), p.get("files", 0), p.get("symbols", 0),
+                 f"{format_duration(max(0.0, time.time() - p['last_used']))} ago" if p.get("last_used") else "-")
                 for p in projects
             ],
         )
+
+
+def _enrich_summary(e: dict[str, Any]) -> str:
+    """One line: provider, backlog, outcomes, spend, breaker (``treerag queue`` has the full line)."""
+    line = (f"{e.get('provider')}/{e.get('model')}: backlog {e.get('backlog', 0)}, done {e.get('done', 0)}, "
+            f"failed {e.get('failed', 0)}, {e.get('requests', 0)} requests / {e.get('tokens', 0)} tokens this hour, "
+            f"breaker {e.get('breaker', '?')}")
+    if e.get("embeddings_provider") not in (None, "none", ""):
+        line += f", {e.get('embedded', 0)} embedded"
+    if e.get("paused"):
+        line += ", paused"
+    return line + (f"; last error: {e['last_error']}" if e.get("last_error") else "")
 
 
 def _memory_line(status: dict[str, Any]) -> str:

@@ -5,14 +5,19 @@ ProjectManager for the hot set, ranks or renders, and keeps results in the
 ContextCache, which the manager's change callbacks invalidate precisely. It
 also computes file contexts ahead of the reads likely to ask for them: the
 most central files when a project loads, the files a prompt matched, and the
-entries an update made stale.
+entries an update or a landed enrichment batch made stale. ``on_interest``
+callbacks learn which files the user works on (read, or matched by a prompt);
+with ``vectors`` set (an embeddings provider is configured) prompt ranking
+also uses the prompt's embedding, when it arrives within its deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import heapq
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -23,6 +28,7 @@ from treerag.context.render import MAX_CHARS, budget_chars, render_prompt
 from treerag.errors import TreeragError
 
 if TYPE_CHECKING:
+    from treerag.enrich.prompt_vectors import PromptVectors
     from treerag.index.loaded import LoadedProject
     from treerag.runtime.projects import ProjectEntry, ProjectManager
 
@@ -36,6 +42,8 @@ REFRESH_PROMPTS = 4  # prompt answers re-ranked after one update
 RECENT_PROMPTS_KEPT = 32
 PROMPT_PREFETCH = 6  # file contexts computed for the best files a prompt matched
 PREFETCH_DELAY_S = 0.005
+VECTOR_LEXICAL_CANDIDATES = 50  # with vectors: the first pass's best files ...
+VECTOR_CENTRAL_CANDIDATES = 150  # ... and the most central ones are scored against the prompt's embedding
 
 
 class ContextService:
@@ -46,6 +54,8 @@ class ContextService:
         self.default_budget = default_budget
         self.max_chars = min(max_chars, MAX_CHARS)
         self.prefetched = 0
+        self.vectors: PromptVectors | None = None
+        self.on_interest: list[Callable[[Path, list[str]], None]] = []
         self._recent_prompts: OrderedDict[tuple[str, str], str] = OrderedDict()
         manager.on_loaded.append(self._loaded)
         manager.on_changed.append(self._changed)
@@ -82,12 +92,29 @@ class ContextService:
                 i = loaded.index_of_path.get(rel)
                 if i is not None:
                     affected.update(loaded.paths[j] for j, _ in loaded.neighbours(i))
-        dropped = self.cache.invalidate_update(root, affected)
+        self._refresh(entry, changed, affected)
+
+    def summaries_changed(self, entry: ProjectEntry, paths: list[str]) -> None:
+        """An enrichment batch wrote summaries (and FTS text, vectors) for ``paths``: what shows them is stale."""
+        loaded = entry.loaded
+        if loaded is None:
+            return
+        limit = budget_chars(self.default_budget, self.max_chars)
+        loaded.overview["full"] = build_overview(loaded, limit)
+        loaded.overview["compact"] = build_overview(loaded, limit // 2, compact=True)
+        self._refresh(entry, [p for p in paths if p in loaded.index_of_path], set(paths))
+
+    def _refresh(self, entry: ProjectEntry, changed: list[str], affected: set[str]) -> None:
+        dropped = self.cache.invalidate_update(str(entry.root), affected)
         refresh = [key.split(":", 1)[1] for kind, key in dropped if kind == "file"]
         self._prefetch(entry, (changed + refresh[::-1])[:REFRESH_LIMIT])  # most recently used first
         prompts = [key for kind, key in dropped if kind == "prompt"][::-1][:REFRESH_PROMPTS]
         if prompts:
             self._rerank_soon(entry, prompts)
+
+    def _interest(self, entry: ProjectEntry, paths: list[str]) -> None:
+        for callback in self.on_interest:
+            callback(entry.root, paths)
 
     def _rerank_soon(self, entry: ProjectEntry, keys: list[str]) -> None:
         """Recompute the most recent prompt answers an update dropped, so a re-asked question stays fast."""
@@ -96,7 +123,7 @@ class ContextService:
             for key in keys:
                 text = self._recent_prompts.get((str(entry.root), key))
                 if text and entry.loaded is not None and not self.cache.peek(str(entry.root), "prompt", key):
-                    self._answer_prompt(entry, entry.loaded, text, int(key.partition(":")[0]), key)
+                    await self._rank_prompt(entry, entry.loaded, text, int(key.partition(":")[0]), key)
                     self.prefetched += 1
 
         self._spawn(later)
@@ -163,12 +190,32 @@ class ContextService:
             entry.hits += 1
             return cached, []
         entry.misses += 1
-        rendered, files = self._answer_prompt(entry, loaded, text, limit, key)
+        rendered, files = await self._rank_prompt(entry, loaded, text, limit, key)
         self._prefetch_soon(entry, files[:PROMPT_PREFETCH])  # Claude tends to read what the prompt matched
+        self._interest(entry, files[:PROMPT_PREFETCH])
         return rendered, files
 
+    async def _similarity(self, loaded: LoadedProject, text: str) -> dict[int, float] | None:
+        """Cosine of the prompt's embedding with the likely files' (None: no vectors, or too slow)."""
+        vectors = self.vectors
+        if vectors is None or not vectors.available:
+            return None
+        from treerag.context.ranking import rank_files
+
+        candidates = [r.index for r in rank_files(loaded, text, limit=VECTOR_LEXICAL_CANDIDATES)]
+        candidates += heapq.nlargest(VECTOR_CENTRAL_CANDIDATES, range(loaded.files), key=loaded.rank.__getitem__)
+        return await vectors.similarity(loaded, text, list(dict.fromkeys(candidates)))
+
+    async def _rank_prompt(self, entry: ProjectEntry, loaded: LoadedProject, text: str, limit: int,
+                           key: str) -> tuple[str, list[str]]:
+        similarity = await self._similarity(loaded, text)
+        if entry.loaded is not loaded:  # swapped while the embedding was on its way
+            loaded = entry.loaded or loaded
+            similarity = None
+        return self._answer_prompt(entry, loaded, text, limit, key, similarity)
+
     def _answer_prompt(self, entry: ProjectEntry, loaded: LoadedProject, text: str, limit: int,
-                       key: str) -> tuple[str, list[str]]:
+                       key: str, similarity: dict[int, float] | None = None) -> tuple[str, list[str]]:
         from treerag.context.ranking import rank_files  # with SQLite: only once a project is loaded
 
         root = str(entry.root)
@@ -176,7 +223,7 @@ class ContextService:
         self._recent_prompts.move_to_end((root, key))
         while len(self._recent_prompts) > RECENT_PROMPTS_KEPT:
             self._recent_prompts.popitem(last=False)
-        ranked = rank_files(loaded, text, limit=10)
+        ranked = rank_files(loaded, text, limit=10, similarity=similarity)
         if not ranked:
             self.cache.put(root, "prompt", key, "", [])
             return "", []
@@ -194,6 +241,7 @@ class ContextService:
         limit = budget_chars(budget or self.default_budget, self.max_chars)
         root = str(entry.root)
         key = f"{limit}:{rel}"
+        self._interest(entry, [rel])
         cached = self.cache.get(root, "file", key)
         if cached is not None:
             entry.hits += 1

@@ -1,10 +1,10 @@
 """The prompt's embedding at prompt time: a hard deadline and a circuit breaker, so a dead endpoint costs nothing.
 
-Not wired into ``treerag/context/service.py`` yet: the service would build one
-:class:`PromptEmbedder` per configured embeddings provider (only then import
-the providers), call :meth:`PromptEmbedder.embed` and pass
-``treerag.enrich.vectors.similar(...)`` (hashes mapped to file indices) to
-``rank_files(similarity=...)``; on None it ranks without vectors.
+:class:`PromptVectors` is what ``ContextService.vectors`` holds when an
+embeddings endpoint is configured: it embeds the prompt through a
+:class:`PromptEmbedder` and scores the candidate files' stored vectors
+(``treerag.enrich.vectors.similar_files``), keyed by file index for
+``rank_files(similarity=...)``. On None the service ranks without vectors.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
 from treerag.enrich.providers.base import EmbeddingProvider, Usage
 
-__all__ = ["PromptEmbedder"]
+if TYPE_CHECKING:
+    from treerag.index.loaded import LoadedProject
+
+__all__ = ["PromptEmbedder", "PromptVectors"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +74,37 @@ class PromptEmbedder:
             self._failures = 0
             logger.info("enrich: embeddings endpoint failing; prompt vectors off for %.0f s", self.open_for_s)
         return None
+
+
+class PromptVectors:
+    """Prompt-time similarity for one embeddings provider/model (the names vectors are stored under)."""
+
+    def __init__(self, embedder: PromptEmbedder, provider: str, model: str) -> None:
+        self.embedder = embedder
+        self.provider = provider
+        self.model = model
+        self.used = 0  # prompts ranked with vectors
+
+    @property
+    def available(self) -> bool:
+        return not self.embedder.is_open
+
+    async def similarity(self, loaded: LoadedProject, text: str, candidates: list[int]) -> dict[int, float] | None:
+        """File index -> cosine for the ``candidates`` (file indices) that have vectors; None without a vector."""
+        from treerag.enrich.vectors import similar_files
+
+        if not candidates:
+            return None
+        vec = await self.embedder.embed(text)
+        if vec is None:
+            return None
+        ids = [loaded.ids[i] for i in candidates]
+        by_id = similar_files(loaded.store.db, self.provider, self.model, vec, ids)
+        if not by_id:
+            return None
+        self.used += 1
+        return {loaded.index_of_id[fid]: cos for fid, cos in by_id.items() if fid in loaded.index_of_id}
+
+    def statistics(self) -> dict[str, int | bool]:
+        return {"calls": self.embedder.calls, "skipped": self.embedder.skipped, "used": self.used,
+                "open": self.embedder.is_open}

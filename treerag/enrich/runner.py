@@ -1,12 +1,18 @@
-"""EnrichmentRunner: the daemon side of remote enrichment (not yet wired into the runtime).
+"""EnrichmentRunner: the daemon side of remote enrichment (summaries and/or embeddings).
 
 One runner holds an EnrichmentQueue per project, hands a few batches at a
 time to a ``submit(kind, priority, run, label=...)`` callable (the runtime's
 TaskQueue.submit) as kind "enrich", and runs each batch through ``run_batch``
 (by default the enrichment worker process). A Budget and a CircuitBreaker
-gate dispatch; while either says no, nothing is dispatched and the caller is
-told when to wake up (``wake_in``), so no timer spins. Nothing runs for the
-"local" provider. ``statistics()`` returns the "enrich" sampler's keys.
+gate dispatch; while either says no, nothing is dispatched and ``service``
+sleeps once until ``wake_in`` says dispatch may resume, so no timer spins
+(with nothing gated it waits on an event and never wakes). Nothing runs for
+the "local" provider without an embeddings provider. After a batch lands,
+``on_batch`` callbacks get the project root and the files whose enrichment
+changed. ``statistics()`` returns the "enrich" sampler's keys.
+
+Threads: :meth:`missing` only reads SQLite and may run in a worker thread;
+everything else runs on the event loop.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ logger = logging.getLogger(__name__)
 BATCH_FILES = 8
 IN_FLIGHT = 1
 LATENCIES_KEPT = 512
+MAX_ATTEMPTS = 2  # a batch whose worker died is tried once more, then its files count as failed
+MIN_WAKE_S = 0.05
+BATCH_TIMEOUT_REQUESTS = 20  # request timeouts a batch may take in all
+INTEREST_PRIORITY = 1000  # files the user works on jump ahead of entry points, latest first
 
 Submit = Callable[..., bool]
 RunBatch = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -48,25 +58,45 @@ class _Project:
     failed: int = 0
     cached: int = 0
     skipped: int = 0
+    embedded: int = 0
     announced: bool = False
+    attempts: dict[str, int] = field(default_factory=dict)
+    skipped_paths: set[str] = field(default_factory=set)  # secret, denied, unreadable: not re-queued on load
 
 
-def _missing_paths(db: Path, provider: str, model: str, paths: Iterable[str] | None) -> dict[str, int]:
-    """Priorities of the files whose content hash has no enrichment row for provider/model."""
+def _summaries_wanted(config: Any) -> bool:
+    return config.provider not in ("local", "none", "")
+
+
+def _embeddings_wanted(config: Any) -> bool:
+    return config.embeddings_provider not in ("local", "none", "")
+
+
+def _missing_paths(db: Path, config: Any, paths: Iterable[str] | None) -> tuple[dict[str, int], list[str]]:
+    """Priorities of the files that still need a summary and/or a vector from the configured
+    providers, and which of ``paths`` are no longer indexed."""
+    from treerag.enrich.worker import embedding_model
+
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
-        done = {
-            path
-            for (path,) in conn.execute(
-                "SELECT f.path FROM files f WHERE EXISTS (SELECT 1 FROM enrichment e WHERE e.hash=f.hash "
-                "AND e.node='' AND e.provider=? AND e.model=?)",
-                (provider, model),
-            )
-        }
-        prios = priorities_from_db(conn, paths)
+        needs = []
+        args: list[str] = []
+        if _summaries_wanted(config):
+            needs.append("NOT EXISTS (SELECT 1 FROM enrichment e WHERE e.hash=f.hash AND e.node='' "
+                         "AND e.provider=? AND e.model=?)")
+            args += [config.provider, config.model]
+        if _embeddings_wanted(config):
+            needs.append("NOT EXISTS (SELECT 1 FROM embeddings v WHERE v.hash=f.hash AND v.provider=? AND v.model=?)")
+            args += [config.embeddings_provider, embedding_model(config)]
+        if not needs:
+            return {}, []
+        todo = {path for (path,) in conn.execute(f"SELECT f.path FROM files f WHERE {' OR '.join(needs)}", args)}
+        wanted = None if paths is None else list(paths)
+        prios = priorities_from_db(conn, wanted)
     finally:
         conn.close()
-    return {p: v for p, v in prios.items() if p not in done}
+    gone = [p for p in wanted if p not in prios] if wanted is not None else []
+    return {p: v for p, v in prios.items() if p in todo}, gone
 
 
 async def _run_worker(job: dict[str, Any]) -> dict[str, Any]:
@@ -109,31 +139,70 @@ class EnrichmentRunner:
         self.batch_files = batch_files
         self.max_in_flight = in_flight
         self.budget = Budget(config.requests_per_hour, config.tokens_per_hour, clock=clock)
-        self.breaker = CircuitBreaker(clock=clock)
         self.paused = False
         self.last_error = ""
         self.latencies_ms: deque[float] = deque(maxlen=LATENCIES_KEPT)
         self.projects: dict[Path, _Project] = {}
+        self.on_batch: list[Callable[[Path, list[str]], None]] = []
+        self.breaker = CircuitBreaker(cooldown_s=float(getattr(config, "breaker_cooldown_s", 30.0)), clock=clock)
+        self._gated: Any = None  # anyio.Event the service waits on while nothing is gated
+        # a batch is a few requests with retries; past this its worker is killed and the batch retried once
+        self.batch_timeout_s = BATCH_TIMEOUT_REQUESTS * float(getattr(config, "request_timeout_s", 30.0))
+        self._interest = 0
 
     @property
     def enabled(self) -> bool:
-        return self.config.provider not in ("local", "none", "")
+        return _summaries_wanted(self.config) or _embeddings_wanted(self.config)
 
     # -- queueing ------------------------------------------------------------------
 
-    def queue_project(self, root: Path, db: Path, paths: Iterable[str] | None = None) -> int:
-        """Queue the files (all, or the changed ``paths``) that have no enrichment row yet."""
+    def missing(self, db: Path, paths: Iterable[str] | None = None) -> tuple[dict[str, int], list[str]]:
+        """What :meth:`push` needs: (priority of each file still to enrich, paths gone). Reads SQLite
+        only, so it may run in a worker thread."""
+        if not self.enabled:
+            return {}, []
+        return _missing_paths(db, self.config, paths)
+
+    def push(self, root: Path, db: Path, missing: dict[str, int], gone: Iterable[str] = (), *,
+             changed: bool = False) -> int:
+        """Queue ``missing`` for ``root`` (from :meth:`missing`) and dispatch; returns how many were new.
+        Files skipped before (secrets, denied) are queued again only when they ``changed``."""
         if not self.enabled:
             return 0
         project = self.projects.setdefault(root, _Project(root, db))
-        missing = _missing_paths(db, self.config.provider, self.config.model, paths)
+        for path in gone:
+            project.queue.discard(path)
+            project.skipped_paths.discard(path)
+        if changed:
+            project.skipped_paths.difference_update(missing)
+        else:
+            missing = {p: v for p, v in missing.items() if p not in project.skipped_paths}
         new = project.queue.push_many(missing)
         self.pump()
         return new
 
-    def boost(self, root: Path, paths: Iterable[str], amount: int = 100) -> int:
+    def queue_project(self, root: Path, db: Path, paths: Iterable[str] | None = None) -> int:
+        """Queue the files (all, or the changed ``paths``) that still need enrichment (reads SQLite here)."""
+        missing, gone = self.missing(db, paths)
+        return self.push(root, db, missing, gone, changed=paths is not None)
+
+    def forget(self, root: Path) -> int:
+        """Drop a removed project's backlog; returns how many files it had queued."""
+        project = self.projects.pop(root, None)
+        return 0 if project is None else project.queue.drop()
+
+    def boost(self, root: Path, paths: Iterable[str]) -> int:
+        """The user works on ``paths``: move those still queued ahead of everything, the latest first."""
         project = self.projects.get(root)
-        return 0 if project is None else project.queue.boost(paths, amount)
+        if project is None:
+            return 0
+        self._interest += 1
+        moved = 0
+        for path in paths:
+            if path in project.queue:
+                project.queue.push(path, INTEREST_PRIORITY + self._interest)
+                moved += 1
+        return moved
 
     def drain(self) -> int:
         return sum(p.queue.drop() for p in self.projects.values())
@@ -155,6 +224,29 @@ class EnrichmentRunner:
         wait = self.budget.next_allowed_in()
         return wait or None
 
+    def backlog(self) -> int:
+        return sum(len(p.queue) for p in self.projects.values())
+
+    async def service(self, task_status: Any = None) -> None:
+        """One sleep at a time while dispatch is gated and work waits; otherwise wait for the next gating."""
+        import anyio
+
+        if task_status is not None:
+            task_status.started()
+        while True:
+            delay = self.wake_in() if self.backlog() and not self.paused else None
+            if delay is None:
+                self._gated = anyio.Event()
+                await self._gated.wait()
+                continue
+            await anyio.sleep(max(delay, MIN_WAKE_S))
+            if self.pump():
+                logger.info("enrichment resumed after waiting %.0f s (%s)", delay, self.breaker.state)
+
+    def _gate_hit(self) -> None:
+        if self._gated is not None:
+            self._gated.set()
+
     def pump(self) -> int:
         """Dispatch batches while allowed; returns how many were submitted."""
         if self.paused or not self.enabled:
@@ -163,6 +255,7 @@ class EnrichmentRunner:
         for project in self.projects.values():
             while project.in_flight < self.max_in_flight and len(project.queue):
                 if not self.budget.allows() or not self.breaker.allow():
+                    self._gate_hit()
                     return submitted
                 paths = project.queue.pop_batch(self.batch_files)
                 if not project.announced:
@@ -172,7 +265,7 @@ class EnrichmentRunner:
                     logger.info("%s", describe(self.config, str(project.root), paths))
                 project.in_flight += 1
                 ok = self.submit("enrich", 10, lambda p=project, b=paths: self._batch(p, b),
-                                 label=f"{project.root} ({len(paths)} files)")
+                                 label=f"{project.root} ({len(paths)} files)", timeout_s=self.batch_timeout_s + 30)
                 if not ok:
                     project.in_flight -= 1
                     project.queue.push_many(dict.fromkeys(paths, 1))
@@ -184,37 +277,73 @@ class EnrichmentRunner:
         job = {"root": str(project.root), "db": str(project.db), "paths": paths,
                "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
                "api_key": self.api_key, "nice": 10}
+        import anyio
+
         try:
-            report = await self.run_batch(job)
+            with anyio.fail_after(self.batch_timeout_s):  # ours, so a hung worker counts as a failure
+                report = await self.run_batch(job)
         except Exception as exc:
-            project.failed += len(paths)
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.breaker.failure(transient=True)
-            raise
-        finally:
             project.in_flight -= 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._retry_or_fail(project, paths)
+            self.breaker.failure(transient=False)  # the worker, not the endpoint: keep the breaker as it is
+            self.pump()
+            raise
+        except BaseException:  # cancelled (daemon stopping, task timeout): the files stay queued
+            project.in_flight -= 1
+            project.queue.push_many(dict.fromkeys(paths, 1))
+            raise
+        project.in_flight -= 1
         usage = report.get("usage") or {}
         self.budget.record(int(usage.get("requests", 0)),
                            int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0)))
         self.latencies_ms.extend(1000.0 * s for s in usage.get("latencies_s", []))
         project.done += len(report.get("done", []))
         project.cached += len(report.get("cached", []))
-        project.skipped += len(report.get("skipped", []))
+        project.embedded += len(report.get("embedded", []))
+        skipped = [s.get("path") for s in report.get("skipped", [])]
+        project.skipped += len(skipped)
+        project.skipped_paths.update(p for p in skipped if p)
+        complete = set(report.get("complete", [])) | set(skipped)
+        for path in paths:
+            project.attempts.pop(path, None)
         errors = report.get("errors") or []
         if errors:
             self.last_error = str(errors[-1].get("message", ""))
             transient = any(e.get("transient") for e in errors)
             self.breaker.failure(transient=transient)
-            finished = set(report.get("done", [])) | set(report.get("cached", []))
-            finished |= {s.get("path") for s in report.get("skipped", [])}
-            rest = [p for p in paths if p not in finished]
+            rest = [p for p in paths if p not in complete]
             if transient:
                 project.queue.push_many(dict.fromkeys(rest, 1))  # try again later
             else:
                 project.failed += len(rest)
         else:
             self.breaker.success()
+        changed = sorted(set(report.get("done", [])) | set(report.get("cached", []))
+                         | set(report.get("embedded", [])))
+        if changed:
+            for callback in self.on_batch:
+                try:
+                    callback(project.root, changed)
+                except Exception:
+                    logger.exception("enrichment batch callback failed")
         self.pump()
+
+    def _retry_or_fail(self, project: _Project, paths: list[str]) -> None:
+        """The worker died or timed out: its files go back once, then count as failed."""
+        again = {}
+        for path in paths:
+            tries = project.attempts.get(path, 0) + 1
+            if tries < MAX_ATTEMPTS:
+                project.attempts[path] = tries
+                again[path] = 1
+            else:
+                project.attempts.pop(path, None)
+                project.failed += 1
+        project.queue.push_many(again)
+        if len(again) < len(paths):
+            logger.warning("enrichment of %d file(s) in %s failed twice; given up until they change",
+                           len(paths) - len(again), project.root, extra={"project": str(project.root)})
 
     # -- status --------------------------------------------------------------------
 
@@ -247,7 +376,13 @@ class EnrichmentRunner:
             "tokens_per_hour_left": budget["tokens_per_hour_left"],
             "latency_p50_ms": self._percentile(0.5),
             "latency_p99_ms": self._percentile(0.99),
+            "embedded": sum(p.embedded for p in projects),
+            "embeddings_provider": self.config.embeddings_provider,
             "breaker": self.breaker.state,
+            "wake_in_s": None if (w := self.wake_in()) is None else round(w, 1),
             "paused": self.paused,
             "last_error": self.last_error,
+            "projects": {str(p.root): {"backlog": len(p.queue), "in_flight": p.in_flight, "done": p.done,
+                                       "cached": p.cached, "skipped": p.skipped, "failed": p.failed,
+                                       "embedded": p.embedded} for p in projects},
         }

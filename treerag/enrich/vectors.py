@@ -14,8 +14,9 @@ import sqlite3
 import struct
 from array import array
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["cosine_blob", "dequantise", "normalise", "put_vectors", "quantise", "similar"]
+__all__ = ["cosine_blob", "dequantise", "normalise", "put_vectors", "quantise", "similar", "similar_files"]
 
 _CHUNK = 400  # candidates per SELECT (well under SQLite's variable limit)
 
@@ -69,18 +70,29 @@ def similar(
     db: sqlite3.Connection, provider: str, model: str, query_vec: list[float], hashes: list[str]
 ) -> dict[str, float]:
     """Cosine of ``query_vec`` with each candidate hash that has a vector of the same dimension."""
+    sql = "SELECT hash, dim, scale, vec FROM embeddings WHERE provider = ? AND model = ? AND hash IN ({marks})"
+    return _scores(db, sql, provider, model, query_vec, hashes)
+
+
+def similar_files(
+    db: sqlite3.Connection, provider: str, model: str, query_vec: list[float], file_ids: list[int]
+) -> dict[int, float]:
+    """Cosine of ``query_vec`` with each candidate file (by ``files.id``) whose content has a vector."""
+    sql = ("SELECT f.id, e.dim, e.scale, e.vec FROM files f JOIN embeddings e ON e.hash = f.hash "
+           "WHERE e.provider = ? AND e.model = ? AND f.id IN ({marks})")
+    return _scores(db, sql, provider, model, query_vec, file_ids)
+
+
+def _scores(db: sqlite3.Connection, sql: str, provider: str, model: str, query_vec: list[float],
+            keys: list[Any]) -> dict[Any, float]:
     query = normalise(query_vec)
     dim = len(query)
-    out: dict[str, float] = {}
-    unique = list(dict.fromkeys(hashes))
+    out: dict[Any, float] = {}
+    unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        cursor = db.execute(
-            f"SELECT hash, dim, scale, vec FROM embeddings WHERE provider = ? AND model = ? AND hash IN ({marks})",
-            (provider, model, *chunk),
-        )
-        for digest, row_dim, scale, blob in cursor:
+        cursor = db.execute(sql.format(marks=",".join("?" * len(chunk))), (provider, model, *chunk))
+        for key, row_dim, scale, blob in cursor:
             if row_dim == dim:
-                out[digest] = cosine_blob(query, scale, blob)
+                out[key] = cosine_blob(query, scale, blob)
     return out

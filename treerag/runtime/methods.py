@@ -98,6 +98,8 @@ class ProjectMethods:
         path = Path(_str(params, "path")).expanduser().resolve()
         entry = self.manager.entry_for_root(path)
         await self.manager.remove(entry)
+        if self.enrich is not None:
+            self.enrich.forget(entry.root)
         return {"removed": str(entry.root)}
 
     async def evict(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -201,14 +203,18 @@ class ProjectMethods:
         entry = self._entry(params)
         if self.enrich is None or not self.enrich.enabled:
             return {"queued": 0, "provider": "local"}
-        queued = await anyio.to_thread.run_sync(self.enrich.queue_project, entry.root, entry.db_path)
+        from treerag.runtime.enrichment import queue_entry
+
+        queued = await queue_entry(self.enrich, entry)
         return {"queued": queued, "provider": self.enrich.config.provider}
 
     async def enrich_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Enrichment backlog, outcomes, spend, latency and breaker state."""
         if self.enrich is None:
             return {"provider": "local", "enabled": False}
-        return {**self.enrich.statistics(), "enabled": self.enrich.enabled}
+        vectors = self.context.vectors
+        return {**self.enrich.statistics(), "enabled": self.enrich.enabled,
+                **({"vectors": vectors.statistics()} if vectors is not None else {})}
 
     async def hook(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """Answer one Claude Code hook: ``event`` and the hook's ``payload``."""
@@ -259,16 +265,18 @@ def install(daemon: Daemon) -> None:
     table.register("queue.pause", methods.queue_pause)
     table.register("queue.resume", methods.queue_resume)
     enrich_config = getattr(config, "enrich", None)
-    if enrich_config is not None and enrich_config.provider not in ("local", "none", ""):
-        from treerag.enrich.providers import api_key_for
-        from treerag.enrich.runner import EnrichmentRunner
+    if enrich_config is not None:
+        from treerag.runtime.enrichment import connect, runner_for
 
-        try:
-            key = api_key_for(enrich_config)
-        except TreeragError as exc:
-            logger.warning("enrichment disabled: %s", exc)
-        else:
-            methods.enrich = EnrichmentRunner(enrich_config, queue.submit, api_key=key)
+        methods.enrich = runner_for(enrich_config, queue.submit)
+        if methods.enrich is not None:
+            connect(manager, context, methods.enrich, auto=enrich_config.auto)
+            runner = methods.enrich
+
+            async def run_enrich(d: Daemon, task_status: Any) -> None:
+                await runner.service(task_status)
+
+            daemon.add_service(run_enrich)
     table.register("enrich.start", methods.enrich_start, inline=False)
     table.register("enrich.status", methods.enrich_status)
 
@@ -293,5 +301,7 @@ def install(daemon: Daemon) -> None:
         "index": manager.statistics(),
         "queue": queue.statistics(),
         "resources": monitor.statistics(),
-        **({"enrich": methods.enrich.statistics()} if methods.enrich is not None else {}),
+        **({"enrich": {**methods.enrich.statistics(),
+                       **({"vectors": context.vectors.statistics()} if context.vectors is not None else {})}}
+           if methods.enrich is not None else {}),
     })
