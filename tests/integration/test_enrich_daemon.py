@@ -232,3 +232,44 @@ def test_embeddings_let_prompt_ranking_find_what_the_words_do_not(daemon_factory
         assert vectors["used"] >= 1, vectors
         embeds = [r for r in fake.requests if r.path.endswith("/embeddings")]
         assert any(prompt in r.body["input"] for r in embeds)  # the prompt itself was embedded
+
+
+def test_reading_a_file_moves_it_to_the_front_of_the_queue(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    configure(fake_openai)
+    daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
+    assert treerag("queue", "pause", sock=daemon.socket).returncode == 0
+    project = make_project(tmp_path / "shop")
+    assert treerag("index", str(project), sock=daemon.socket).returncode == 0
+    assert wait_for(lambda: status(daemon.socket)["backlog"] >= 5, timeout=10)
+    # the least important file by the queue's own measure (no importers, not an entry point)
+    assert treerag("context", str(project), "--file", "tests/test_cart.py", sock=daemon.socket).returncode == 0
+    assert treerag("queue", "resume", sock=daemon.socket).returncode == 0
+    assert wait_for(lambda: chats(fake_openai), timeout=10)
+    assert chats(fake_openai)[0].nodes[0]["path"] == "tests/test_cart.py"
+
+
+def test_budget_stops_dispatch_and_says_when_it_resumes(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    configure(fake_openai, "requests_per_hour = 1\n")
+    daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
+    project = make_project(tmp_path / "many", files)
+    assert treerag("index", str(project), sock=daemon.socket).returncode == 0
+    assert wait_for(lambda: status(daemon.socket)["requests"] >= 1, timeout=10)
+    time.sleep(0.5)
+    spent = status(daemon.socket)
+    assert len(chats(fake_openai)) == 1 and spent["backlog"] >= 4, spent  # one batch of 8, then the budget
+    assert spent["requests_per_hour_left"] == 0 and spent["wake_in_s"] > 3000, spent
+
+
+def test_denied_globs_and_secrets_never_leave_the_machine(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    configure(fake_openai, 'deny = ["shop/pricing.py"]\n')
+    daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
+    files = {"shop/pricing.py": "DISCOUNT_RATE = 0.1  # do-not-send-me\n",
+             "shop/keys.py": "AWS = 'AKIAABCDEFGHIJKLMNOP'\n\ndef key():\n    return AWS\n",
+             "shop/cart.py": "from shop.pricing import DISCOUNT_RATE\n"}
+    project = make_project(tmp_path / "shop", files)
+    assert treerag("index", str(project), sock=daemon.socket).returncode == 0
+    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["skipped"] >= 1, timeout=20)
+    body = fake_openai.bodies_text()
+    assert "do-not-send-me" not in body and "AKIAABCDEFGHIJKLMNOP" not in body
+    assert "shop/cart.py" in body
