@@ -9,21 +9,22 @@ transaction, so a kill -9 leaves the previous index intact.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import logging
 import os
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from treerag.index.graph import pagerank
 from treerag.index.model import ParsedFile
-from treerag.index.store import EDGE_IMPORT, EDGE_REFERENCE, FLAG_ENTRY, FLAG_GENERATED, FLAG_TEST, Store, fts_text
+from treerag.index.rows import UNCHANGED, FileRows, classify_flags, read_file_rows
+from treerag.index.store import EDGE_IMPORT, EDGE_REFERENCE, FLAG_ENTRY, Store
 
 __all__ = ["BuildReport", "build_index", "classify_flags"]
 
@@ -31,14 +32,10 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-HEAD_BYTES = 8192
+POOL_MIN_FILES = 64  # fewer changed files than this parse in the worker itself
 # A name defined in more files than this says nothing about which one a reference means.
 MAX_DEFINERS = 4
 RANK_SKIP_MAX_FILES = 50  # updates up to this size skip PageRank when their edges are unchanged
-_TEST_PATH = re.compile(
-    r"(^|/)(tests?|specs?|__tests__|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|Tests?\.java$|_spec\.rb$"
-)
-_GENERATED_PATH = re.compile(r"(_pb2\.py|\.pb\.go|\.generated\.\w+|_generated\.\w+|\.min\.js)$")
 # References only count between languages that can call each other.
 _FAMILIES = {
     "javascript": ("javascript", "typescript", "tsx"),
@@ -67,19 +64,6 @@ class BuildReport:
         return dict(self.__dict__)
 
 
-def classify_flags(rel: str, parsed: ParsedFile | None) -> int:
-    flags = 0
-    if parsed is not None and parsed.is_entry:
-        flags |= FLAG_ENTRY
-    if _TEST_PATH.search(rel):
-        flags |= FLAG_TEST
-    if _GENERATED_PATH.search(rel):
-        flags |= FLAG_GENERATED
-    if rel.endswith("__main__.py"):
-        flags |= FLAG_ENTRY
-    return flags
-
-
 def build_index(
     root: Path,
     db_path: Path,
@@ -89,12 +73,15 @@ def build_index(
     progress: Progress | None = None,
     throttle: Callable[[], None] | None = None,
     summaries: bool = True,
+    workers: int = 1,
 ) -> BuildReport:
     """Full build when ``paths`` is None, else an update of just those paths (files or directories).
 
-    ``summaries`` fills files.summary/symbols.summary with local summaries (remote ones kept)."""
+    ``summaries`` fills files.summary/symbols.summary with local summaries (remote ones kept).
+    ``workers`` > 1 parses in that many forked processes (:mod:`treerag.index.pool`) when there is
+    no ``throttle`` and enough files to repay the forks; the rows written are the same."""
     from treerag.index.ignore import IgnoreRules
-    from treerag.index.scanner import classify_file, scan, sniff_head
+    from treerag.index.scanner import classify_file, scan
 
     started = time.perf_counter()
     root = root.resolve()
@@ -118,21 +105,22 @@ def build_index(
         candidates = [rel for rel, (size, mtime) in present.items() if _stat_changed(known.get(rel), size, mtime)]
         _progress(progress, "parse", 0, len(candidates))
 
-        parsed: dict[str, tuple[ParsedFile, str, int, int]] = {}
+        parsed: dict[str, FileRows] = {}
         touched_only: dict[str, tuple[int, int]] = {}
-        for i, rel in enumerate(candidates):
-            if throttle is not None:
-                throttle()
-            outcome = _read_and_parse(root, rel, known.get(rel), sniff_head)
+        pooled = workers > 1 and throttle is None and len(candidates) >= POOL_MIN_FILES
+        outcomes = (_read_pooled(root, candidates, known, workers, summaries) if pooled
+                    else _read_serial(root, candidates, known, throttle, summaries))
+        for i, (rel, outcome) in enumerate(outcomes):
             if outcome is None:  # vanished, unreadable or secret
                 if rel in known:
                     deleted.append(rel)
                 report.skipped["unreadable_or_secret"] = report.skipped.get("unreadable_or_secret", 0) + 1
                 continue
-            if outcome == "unchanged":
+            if outcome == UNCHANGED:
                 touched_only[rel] = present[rel]
                 continue
-            parsed[rel] = outcome  # type: ignore[assignment]
+            assert isinstance(outcome, FileRows)
+            parsed[rel] = outcome
             if progress is not None and i % 200 == 0:
                 _progress(progress, "parse", i, len(candidates))
         report.parsed = len(parsed)
@@ -145,13 +133,14 @@ def build_index(
             # An edit that leaves the graph as it was (the common case: a body changed) keeps the ranks.
             small_update = paths is not None and not deleted and 0 < len(parsed) <= RANK_SKIP_MAX_FILES
             edges_before = _edge_signature(db, list(parsed)) if small_update else None
-            paths_changed = _write_files(db, root, parsed, touched_only, deleted, summaries=summaries)
+            paths_changed = _write_files(db, list(parsed.values()), touched_only, deleted, known,
+                                         summaries=summaries)
             if paths is None:
                 _prune_enrichment(db)
             id_of = dict(db.execute("SELECT path, id FROM files"))
             changed_ids = [id_of[rel] for rel in parsed]
             _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
-            _rebuild_reference_edges(db, changed_ids, [name for item in parsed.values() for name in _defined(item[0])])
+            _rebuild_reference_edges(db, changed_ids, [name for fr in parsed.values() for name in _defined(fr)])
             _mark_package_entries(db, root)
             if edges_before is None or paths_changed or _edge_signature(db, list(parsed)) != edges_before:
                 _update_ranks(db, warm=paths is not None)
@@ -171,6 +160,52 @@ def build_index(
 def _progress(progress: Progress | None, phase: str, done: int, total: int) -> None:
     if progress is not None:
         progress(phase, done, total)
+
+
+def _read_serial(
+    root: Path,
+    candidates: list[str],
+    known: dict[str, tuple[int, int, int, str]],
+    throttle: Callable[[], None] | None,
+    summaries: bool,
+) -> Iterator[tuple[str, FileRows | str | None]]:
+    for rel in candidates:
+        if throttle is not None:
+            throttle()
+        old = known.get(rel)
+        yield rel, read_file_rows(root, rel, old[3] if old else None, summaries=summaries)
+
+
+def _read_pooled(
+    root: Path,
+    candidates: list[str],
+    known: dict[str, tuple[int, int, int, str]],
+    workers: int,
+    summaries: bool,
+) -> Iterator[tuple[str, FileRows | str | None]]:
+    """As ``_read_serial``, in forked processes; a file whose parse kills its process is indexed with
+    its language and no details (as a parse that raises is) and logged, and costs no other file."""
+    from treerag.index.pool import CRASHED, ForkPool
+
+    task = functools.partial(_read_one, root, summaries)
+    items = [(rel, known[rel][3] if rel in known else None) for rel in candidates]
+    with ForkPool(task, workers) as pool:
+        for (rel, digest), outcome in zip(items, pool.map(items), strict=True):
+            if outcome is CRASHED:
+                logger.warning("parsing %s crashed its parse process; indexing it without symbols", rel,
+                               extra={"reason": "parse_crash"})
+                outcome = read_file_rows(root, rel, digest, summaries=summaries, parse=_plain_file)
+            yield rel, outcome
+
+
+def _read_one(root: Path, summaries: bool, item: tuple[str, str | None]) -> FileRows | str | None:
+    return read_file_rows(root, item[0], item[1], summaries=summaries)
+
+
+def _plain_file(rel: str, data: bytes) -> ParsedFile:
+    from treerag.index.parsing import language_for
+
+    return ParsedFile(language=language_for(rel))
 
 
 def _stat_changed(known: tuple[int, int, int, str] | None, size: int, mtime: int) -> bool:
@@ -205,42 +240,23 @@ def _stat_paths(
     return present, sorted(set(deleted))
 
 
-def _read_and_parse(
-    root: Path, rel: str, known: tuple[int, int, int, str] | None, sniff: Callable[[bytes], str | None]
-) -> tuple[ParsedFile, str, int, int] | str | None:
-    from treerag.index.parsing import parse_file
-
-    try:
-        with open(root / rel, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            data = fh.read()
-    except OSError:
-        return None
-    verdict = sniff(data[:HEAD_BYTES])
-    if verdict is not None:
-        if verdict == "secret":
-            logger.info("skipping %s: it looks like it holds a secret", rel, extra={"reason": "secret"})
-        return None
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if known is not None and known[3] == digest:
-        return "unchanged"
-    return parse_file(rel, data), digest, st.st_size, st.st_mtime_ns
-
-
-def _defined(parsed: ParsedFile) -> list[str]:
-    return [s.name for s in parsed.symbols if s.kind in _REFERENCE_KINDS]
+def _defined(fr: FileRows) -> list[str]:
+    return [sym[0] for sym in fr.symbols if sym[2] in _REFERENCE_KINDS]
 
 
 def _write_files(
     db: Any,
-    root: Path,
-    parsed: dict[str, tuple[ParsedFile, str, int, int]],
+    rows: list[FileRows],
     touched_only: dict[str, tuple[int, int]],
     deleted: list[str],
+    known: dict[str, tuple[int, int, int, str]],
     *,
     summaries: bool = True,
 ) -> bool:
-    """Apply file changes; return True when the set of paths changed (imports must be re-resolved)."""
+    """Apply file changes; return True when the set of paths changed (imports must be re-resolved).
+
+    New files are written in batches across files, with the ids SQLite would have given them one by
+    one (one more than the largest in use); a file already indexed is rewritten in place, in order."""
     paths_changed = bool(deleted)
     any_remote = summaries and db.execute("SELECT 1 FROM enrichment WHERE provider<>'local' LIMIT 1").fetchone()
     for rel in deleted:
@@ -251,79 +267,97 @@ def _write_files(
         db.execute("DELETE FROM edges WHERE src=? OR dst=?", (row[0], row[0]))
         db.execute("UPDATE imports SET resolved=NULL WHERE resolved=?", (row[0],))
         db.execute("DELETE FROM files WHERE id=?", (row[0],))
-    for rel, (size, mtime) in touched_only.items():
-        db.execute("UPDATE files SET size=?, mtime_ns=? WHERE path=?", (size, mtime, rel))
-    for rel, (pf, digest, size, mtime) in parsed.items():
-        row = db.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
-        flags = classify_flags(rel, pf)
-        if row is None:
+    db.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?",
+                   [(size, mtime, rel) for rel, (size, mtime) in touched_only.items()])
+    batch = _Batch(db)
+    for fr in rows:
+        if any_remote:
+            fr = _with_remote_summaries(db, fr)
+        old = known.get(fr.rel)
+        if old is None:
             paths_changed = True
-            fid = db.execute(
-                "INSERT INTO files(path, language, size, mtime_ns, hash, flags, doc) VALUES(?,?,?,?,?,?,?)",
-                (rel, pf.language, size, mtime, digest, flags, pf.doc[:300]),
-            ).lastrowid
-        else:
-            fid = row[0]
-            db.execute(
-                "UPDATE files SET language=?, size=?, mtime_ns=?, hash=?, flags=?, doc=? WHERE id=?",
-                (pf.language, size, mtime, digest, flags, pf.doc[:300], fid),
-            )
-            for table in ("symbols", "imports", "refs"):
-                db.execute(f"DELETE FROM {table} WHERE file_id=?", (fid,))
-            db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
-        # --- summaries (enrich/local.py; remote rows in `enrichment` win) ---
-        file_sum, sym_sums, remote_text = (
-            _summaries(db if any_remote else None, pf, rel, digest) if summaries else ("", [""] * len(pf.symbols), [])
-        )
-        db.execute("UPDATE files SET summary=? WHERE id=?", (file_sum, fid))
-        db.executemany(
-            "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line, summary)"
-            " VALUES(?,?,?,?,?,?,?,?,?)",
-            [
-                (fid, s.name, s.qualname, s.kind, s.signature, s.doc[:300], s.line, s.end_line, summ)
-                for s, summ in zip(pf.symbols, sym_sums, strict=True)
-            ],
-        )
-        # --- end summaries ---
-        db.executemany(
-            "INSERT INTO imports(file_id, target, line, names) VALUES(?,?,?,?)",
-            [(fid, i.target, i.line, " ".join(i.names)) for i in pf.imports],
-        )
-        own = {s.name for s in pf.symbols}
-        db.executemany(
-            "INSERT OR IGNORE INTO refs(file_id, name) VALUES(?,?)",
-            [(fid, name) for name in pf.references if name not in own],
-        )
+            batch.add(fr)
+            continue
+        batch.flush()  # keep the statement order of a file-by-file write
+        fid = old[0]
         db.execute(
-            "INSERT INTO fts(rowid, path, names, signatures, docs) VALUES(?,?,?,?,?)",
-            (
-                fid,
-                fts_text(re.split(r"[/._\-]", rel)),
-                fts_text(s.qualname for s in pf.symbols),
-                " ".join(s.signature for s in pf.symbols)[:20000],
-                " ".join([pf.doc, *(s.doc for s in pf.symbols if s.doc), *remote_text])[:20000],
-            ),
+            "UPDATE files SET language=?, size=?, mtime_ns=?, hash=?, flags=?, doc=?, summary=? WHERE id=?",
+            (fr.language, fr.size, fr.mtime_ns, fr.digest, fr.flags, fr.doc, fr.summary, fid),
         )
+        for table in ("symbols", "imports", "refs"):
+            db.execute(f"DELETE FROM {table} WHERE file_id=?", (fid,))
+        db.execute("DELETE FROM fts WHERE rowid=?", (fid,))
+        _write_children(db, [(fid, fr)])
+    batch.flush()
     return paths_changed
 
 
-# --- summaries: helpers (owned by the enrichment work; see docs/ENRICHMENT.md) ---
-def _summaries(db: Any, pf: ParsedFile, rel: str, digest: str) -> tuple[str, list[str], list[str]]:
-    """Local summaries for ``pf``, replaced node by node by any remote summary cached for ``digest``,
-    and the remote texts for FTS. Local summaries stay out of FTS: they are cut from the docstrings
-    and names already indexed, and repeating those measurably hurt the ranking regression set."""
-    from treerag.enrich.local import summarise
+class _Batch:
+    """New files' rows, written together with ids assigned as SQLite would assign them one insert at a time."""
 
-    file_sum, sym_sums = summarise(pf, rel)
-    remote = {} if db is None else dict(
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.pending: list[FileRows] = []
+        self.next_id: int | None = None
+
+    def add(self, fr: FileRows) -> None:
+        self.pending.append(fr)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if self.next_id is None:
+            self.next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM files").fetchone()[0]
+        items = list(enumerate(self.pending, start=self.next_id))
+        self.next_id += len(items)
+        self.pending = []
+        self.db.executemany(
+            "INSERT INTO files(id, path, language, size, mtime_ns, hash, flags, doc, summary) VALUES(?,?,?,?,?,?,?,?,?)",
+            [(fid, fr.rel, fr.language, fr.size, fr.mtime_ns, fr.digest, fr.flags, fr.doc, fr.summary)
+             for fid, fr in items],
+        )
+        _write_children(self.db, items)
+
+
+def _write_children(db: Any, items: list[tuple[int, FileRows]]) -> None:
+    """Symbols, imports, references and the FTS row of files already in ``files``, in file order."""
+    db.executemany(
+        "INSERT INTO symbols(file_id, name, qualname, kind, signature, doc, line, end_line, summary)"
+        " VALUES(?,?,?,?,?,?,?,?,?)",
+        [(fid, *sym) for fid, fr in items for sym in fr.symbols],
+    )
+    db.executemany(
+        "INSERT INTO imports(file_id, target, line, names) VALUES(?,?,?,?)",
+        [(fid, *imp) for fid, fr in items for imp in fr.imports],
+    )
+    db.executemany(
+        "INSERT OR IGNORE INTO refs(file_id, name) VALUES(?,?)",
+        [(fid, name) for fid, fr in items for name in fr.refs],
+    )
+    db.executemany(
+        "INSERT INTO fts(rowid, path, names, signatures, docs) VALUES(?,?,?,?,?)",
+        [(fid, fr.fts_path, fr.fts_names, fr.fts_signatures, fr.fts_docs[:20000]) for fid, fr in items],
+    )
+
+
+# --- summaries: helpers (owned by the enrichment work; see docs/ENRICHMENT.md) ---
+def _with_remote_summaries(db: Any, fr: FileRows) -> FileRows:
+    """``fr`` with its local summaries replaced node by node by any remote summary cached for its
+    content, and the remote texts added to FTS. Local summaries stay out of FTS: they are cut from
+    the docstrings and names already indexed, and repeating those measurably hurt the ranking
+    regression set."""
+    remote = dict(
         db.execute(
-            "SELECT node, summary FROM enrichment WHERE hash=? AND provider<>'local' ORDER BY created", (digest,)
+            "SELECT node, summary FROM enrichment WHERE hash=? AND provider<>'local' ORDER BY created", (fr.digest,)
         ).fetchall()
     )
-    if remote:
-        file_sum = remote.get("", file_sum)
-        sym_sums = [remote.get(s.qualname, own) for s, own in zip(pf.symbols, sym_sums, strict=True)]
-    return file_sum, sym_sums, list(remote.values())
+    if not remote:
+        return fr
+    return fr._replace(
+        summary=remote.get("", fr.summary),
+        symbols=[(*sym[:7], remote.get(sym[1], sym[7])) for sym in fr.symbols],
+        fts_docs=" ".join([fr.fts_docs, *remote.values()]),
+    )
 
 
 def _prune_enrichment(db: Any) -> None:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["main", "run_job"]
+__all__ = ["main", "parse_workers", "run_job"]
 
 PR_SET_PDEATHSIG = 1
+PARSE_WORKERS = 2  # parse processes of a requested full build (background builds keep their CPU cap)
 
 
 def _die_with_parent() -> None:
@@ -73,8 +74,23 @@ def run_job(request: dict) -> dict:  # type: ignore[type-arg]
         max_file_bytes=int(request.get("max_file_bytes", 1 << 20)),
         progress=lambda phase, done, total: _emit({"progress": {"phase": phase, "done": done, "total": total}}),
         throttle=throttle,
+        workers=parse_workers(request),
     )
     return report.to_dict()
+
+
+def parse_workers(request: dict) -> int:  # type: ignore[type-arg]
+    """Processes for the parse phase: ``parse_workers`` when the request says, else ``PARSE_WORKERS``
+    for a full build without a CPU cap (one somebody asked for and waits for), else 1; never more
+    than the CPUs this process may use."""
+    wanted = request.get("parse_workers")
+    if wanted is None:
+        wanted = PARSE_WORKERS if request.get("paths") is None and not request.get("cpu_share") else 1
+    if int(wanted) <= 1:
+        return 1
+    from treerag.index.pool import available_cpus
+
+    return max(1, min(int(wanted), available_cpus()))
 
 
 class _ForwardLogs(logging.Handler):

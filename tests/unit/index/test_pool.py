@@ -1,0 +1,135 @@
+"""Pooled builds: forked parse processes write the same rows as a serial build, and a crash costs one file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import treerag.index.builder as builder
+import treerag.index.parsing as parsing
+from treerag.index.builder import build_index
+from treerag.index.pool import CRASHED, ForkPool
+from treerag.index.worker import parse_workers
+
+PROJECTS = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
+TABLES = {
+    "files": "SELECT id, path, language, size, mtime_ns, hash, flags, doc, summary, rank FROM files ORDER BY id",
+    "symbols": "SELECT * FROM symbols ORDER BY id",
+    "imports": "SELECT rowid, * FROM imports ORDER BY rowid",
+    "refs": "SELECT * FROM refs ORDER BY file_id, name",
+    "edges": "SELECT * FROM edges ORDER BY src, dst, kind",
+    "fts": "SELECT rowid, path, names, signatures, docs FROM fts ORDER BY rowid",
+}
+
+
+def rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(db) as conn:
+        return {table: conn.execute(query).fetchall() for table, query in TABLES.items()}
+
+
+@pytest.fixture
+def pool_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pool even the few files of a fixture tree, in small chunks so both children get work."""
+    monkeypatch.setattr(builder, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr("treerag.index.pool.CHUNK", 3)
+
+
+def test_a_pooled_build_writes_the_rows_of_a_serial_build(tmp_path, pool_everything):
+    serial, pooled = tmp_path / "serial.sqlite", tmp_path / "pooled.sqlite"
+    build_index(PROJECTS, serial)
+    report = build_index(PROJECTS, pooled, workers=2)
+    assert report.parsed > 20
+    expected, got = rows(serial), rows(pooled)
+    assert len(expected["symbols"]) > 100
+    for table in TABLES:
+        assert got[table] == expected[table], table
+
+
+def test_a_parse_that_kills_its_process_costs_that_file_only(make_tree, tmp_path, monkeypatch, pool_everything, caplog):
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
+    files["pkg/bad.py"] = "def bad():\n    return 0\n"
+    root = make_tree(files)
+    real = parsing.parse_file
+
+    def crashing(rel, data):
+        if rel == "pkg/bad.py":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(rel, data)
+
+    monkeypatch.setattr(parsing, "parse_file", crashing)
+    db = tmp_path / "index.sqlite"
+    with caplog.at_level(logging.WARNING, logger="treerag"):
+        report = build_index(root, db, workers=2)
+    assert report.files == 13 and report.parsed == 13
+    with sqlite3.connect(db) as conn:
+        by_file = dict(conn.execute(
+            "SELECT path, (SELECT count(*) FROM symbols WHERE file_id = files.id) FROM files WHERE language='python'"))
+    assert by_file.pop("pkg/bad.py") == 0  # indexed as a plain python file
+    assert set(by_file.values()) == {1}  # every other file kept its function
+    assert any("pkg/bad.py" in r.getMessage() and "crashed" in r.getMessage() for r in caplog.records)
+
+
+def test_records_logged_in_a_child_reach_the_parents_handlers(make_tree, tmp_path, monkeypatch, pool_everything,
+                                                             caplog):
+    import treerag.index.parsing.engine as engine
+
+    root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(6)})
+    real = engine.extract
+
+    def odd(spec, rel, data):
+        if rel == "m4.py":
+            raise RuntimeError("odd file")
+        return real(spec, rel, data)
+
+    monkeypatch.setattr(engine, "extract", odd)
+    with caplog.at_level(logging.INFO, logger="treerag"):
+        build_index(root, tmp_path / "index.sqlite", workers=2)
+    [record] = [r for r in caplog.records if "m4.py" in r.getMessage()]
+    assert record.getMessage() == "could not extract python from m4.py"
+    assert record.name == "treerag.index.parsing"
+    assert "RuntimeError: odd file" in record.exc  # type: ignore[attr-defined]
+
+
+def _square(x: int) -> int:
+    if x == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == 11:
+        raise ValueError("eleven")
+    logging.getLogger("treerag.test_pool").warning("child saw %d", x)
+    print("stray output")  # must not reach the worker's stdout
+    return x * x
+
+
+def test_fork_pool_keeps_order_and_isolates_a_dying_item(capfd, caplog):
+    with caplog.at_level(logging.WARNING, logger="treerag"), ForkPool(_square, 2, chunk=4) as pool:
+        out = list(pool.map(list(range(20))))
+    assert out == [CRASHED if x in (7, 11) else x * x for x in range(20)]
+    assert pool.crashes == 2  # the chunk holding 7, then 7 alone
+    assert "stray output" not in capfd.readouterr().out
+    seen = {r.getMessage() for r in caplog.records}
+    assert "child saw 3" in seen
+    assert any("eleven" in getattr(r, "exc", "") for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        pytest.param({"paths": None, "cpu_share": None}, 2, id="requested-full-build"),
+        pytest.param({"paths": None, "cpu_share": 0.45}, 1, id="background-build-keeps-its-cap"),
+        pytest.param({"paths": ["a.py"], "cpu_share": None}, 1, id="update"),
+        pytest.param({"paths": None, "cpu_share": None, "parse_workers": 1}, 1, id="explicit-serial"),
+    ],
+)
+def test_parse_workers(request_, expected, monkeypatch):
+    monkeypatch.setattr("treerag.index.pool.available_cpus", lambda: 8)
+    assert parse_workers(request_) == expected
+
+
+def test_parse_workers_never_exceed_the_cpus(monkeypatch):
+    monkeypatch.setattr("treerag.index.pool.available_cpus", lambda: 1)
+    assert parse_workers({"paths": None, "parse_workers": 4}) == 1

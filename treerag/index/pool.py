@@ -1,0 +1,212 @@
+"""A small pool of forked processes for the parse phase of a build someone waits for (``treerag index``).
+
+Background builds stay in the index worker under their CPU cap; a requested
+full build may use a few cores. The children are forked from the index
+worker, so they start with its modules (grammars included) already loaded,
+and each takes a chunk of items at a time from the parent over a pipe. The
+parent knows which chunk each child holds, so a child that dies (a crash in
+a grammar) costs only that chunk: it is retried one item at a time in a
+fresh child, and the item that kills its child again comes back as
+``CRASHED``. An item whose task raises is logged and comes back as
+``CRASHED`` too.
+
+Children write nothing to the worker's stdout (the daemon reads JSON lines
+there): their log records travel back with their results and are handled by
+the parent's loggers. They die with the parent (PR_SET_PDEATHSIG) and leave
+when their pipe closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, TypeVar
+
+__all__ = ["CRASHED", "ForkPool", "available_cpus"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+CHUNK = 24  # items per message: enough to make the pipe's cost small, few enough to balance the children
+PR_SET_PDEATHSIG = 1
+
+
+class _Crashed:
+    def __repr__(self) -> str:
+        return "CRASHED"
+
+    def __reduce__(self) -> str:
+        return "CRASHED"  # unpickles as the module's singleton
+
+
+CRASHED: Any = _Crashed()
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class ForkPool(Generic[T, R]):
+    """``map(items)`` → ``task(item)`` for each item, in order, computed in ``processes`` forked children."""
+
+    def __init__(self, task: Callable[[T], R], processes: int, *, chunk: int | None = None) -> None:
+        self.task = task
+        self.processes = max(1, processes)
+        self.chunk = max(1, CHUNK if chunk is None else chunk)
+        self.crashes = 0  # children that died (statistics, tests)
+        self._context = multiprocessing.get_context("fork")
+        self._children: dict[Connection, multiprocessing.process.BaseProcess] = {}
+
+    def __enter__(self) -> ForkPool[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def map(self, items: Sequence[T]) -> Iterator[R]:
+        """Results in the order of ``items`` (all computed before the first is yielded)."""
+        results: list[Any] = [None] * len(items)
+        todo: deque[list[int]] = deque(
+            list(range(i, min(i + self.chunk, len(items)))) for i in range(0, len(items), self.chunk)
+        )
+        busy: dict[Connection, list[int]] = {}
+        while todo or busy:
+            while todo and len(busy) < self.processes:
+                conn = self._idle_child(busy)
+                indexes = todo.popleft()
+                try:
+                    conn.send([items[i] for i in indexes])
+                except (BrokenPipeError, ConnectionResetError, EOFError):
+                    self._bury(conn)
+                    todo.appendleft(indexes)
+                    continue
+                busy[conn] = indexes
+            for conn in wait(list(busy)):
+                assert isinstance(conn, Connection)
+                indexes = busy.pop(conn)
+                try:
+                    outcomes, records = conn.recv()
+                except (EOFError, ConnectionResetError, OSError):
+                    self._bury(conn)
+                    self.crashes += 1
+                    if len(indexes) == 1:
+                        results[indexes[0]] = CRASHED
+                    else:  # find the culprit: one item per child
+                        todo.extendleft([i] for i in reversed(indexes))
+                    continue
+                for record in records:
+                    logging.getLogger(record.name).handle(record)
+                for i, outcome in zip(indexes, outcomes, strict=True):
+                    results[i] = outcome
+        yield from results
+
+    def close(self) -> None:
+        """Tell the children to leave and reap them."""
+        for conn, process in list(self._children.items()):
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+            process.join(timeout=5)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+        self._children.clear()
+
+    def _idle_child(self, busy: dict[Connection, list[int]]) -> Connection:
+        for conn in self._children:
+            if conn not in busy:
+                return conn
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(target=_child_main, args=(child_end, parent_end, self.task), daemon=True)
+        process.start()
+        child_end.close()
+        self._children[parent_end] = process
+        return parent_end
+
+    def _bury(self, conn: Connection) -> None:
+        process = self._children.pop(conn)
+        conn.close()
+        process.join(timeout=5)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+
+
+class _Capture(logging.Handler):
+    """Keep a child's log records, made picklable, to send them back with its results."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = text
+            record.exc = text  # the field treerag.logs.record_fields gives an exception
+            record.exc_info = None
+        self.records.append(record)
+
+
+def _child_main(conn: Connection, parent_end: Connection, task: Callable[[Any], Any]) -> None:
+    parent_end.close()
+    _die_with_parent()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # the parent's stdout carries the worker protocol; stdin is not ours
+        os.dup2(devnull, fd)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the child's life (sys.stdout may not be fd 1)
+    # Every record a logger lets through ends at the root, where it is kept for the parent's handlers.
+    for existing in logging.Logger.manager.loggerDict.values():
+        if isinstance(existing, logging.Logger):
+            existing.handlers = []
+            existing.propagate = True
+    capture = _Capture()
+    logging.getLogger().handlers = [capture]
+    while True:
+        try:
+            chunk = conn.recv()
+        except (EOFError, OSError):
+            break
+        if chunk is None:
+            break
+        outcomes = []
+        for item in chunk:
+            try:
+                outcomes.append(task(item))
+            except Exception:
+                logger.exception("parse task failed for %r", item)
+                outcomes.append(CRASHED)
+        records, capture.records = capture.records, []
+        try:
+            conn.send((outcomes, records))
+        except (BrokenPipeError, OSError):
+            break
+    conn.close()
+    os._exit(0)
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before the prctl
+        os._exit(1)
