@@ -1,4 +1,7 @@
-"""Resource governance through a real daemon: idle eviction, manual eviction, fast reload, queue controls."""
+"""Resource governance through a real daemon: idle eviction, manual eviction, fast reload, queue controls.
+
+Memory limits and pressure eviction are in test_memory.py, CPU in test_cpu.py, the cache in test_cache.py.
+"""
 
 from __future__ import annotations
 
@@ -59,18 +62,3 @@ def test_queue_commands(running_daemon, tmp_path):
     assert treerag("queue", "resume", sock=sock).stdout.strip() == "queue running"
     assert wait_for(lambda: states(running_daemon).get(str(project)) == "loaded", timeout=20)
     assert json.loads(treerag("queue", "--json", sock=sock).stdout)["done"] == 1
-
-
-def test_memory_limit_is_enforced_by_evicting_all_but_the_current_project(daemon_factory, tmp_path):
-    # A limit below what the interpreter alone needs keeps the daemon at Critical: it must keep serving,
-    # hold one project in memory (the one in use) and evict the rest, saying why in the log.
-    daemon = daemon_factory(env={"TREERAG_RESOURCES_MEMORY_LIMIT_MB": "12"})
-    first = make_project(tmp_path / "one", PROJECT)
-    second = make_project(tmp_path / "two", PROJECT)
-    assert treerag("index", str(first), sock=daemon.socket).returncode == 0
-    assert treerag("index", str(second), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: list(states(daemon).values()).count("loaded") <= 1, timeout=10), states(daemon)
-    assert states(daemon)[str(first)] == "evicted"
-    assert daemon.call("status")["resources"]["pressure"] == "critical"
-    assert query(daemon.socket, first, "discount")[0] == "shop/pricing.py"  # still answered: reloaded from disk
-    assert wait_for(lambda: states(daemon)[str(second)] == "evicted", timeout=10), states(daemon)
