@@ -9,6 +9,9 @@ the daemon never pays for the CLI's imports (argparse and friends). Options::
     --http             also serve the HTTP hook endpoint
 
 Exit codes: 0 clean stop, 1 start-up failure, 4 another daemon already runs.
+A start-up failure is also written to ``--log-file`` (even one found while
+reading the config, before logging is set up), so a detached daemon that never
+started says why in the log.
 """
 
 from __future__ import annotations
@@ -43,12 +46,41 @@ def _report(fd: int, text: str) -> None:
             pass
 
 
+#: What to do, by error code, for start-up failures whose message does not say it already.
+_START_HINTS = {
+    "already_running": "it keeps serving; `treerag stop` first to restart it",
+    "config": "fix that file or variable; `treerag config show` prints where each value comes from",
+}
+
+
+def _log_failure(log_file: Path | None, exc: BaseException) -> None:
+    """One ``daemon not started`` line in the log file; stderr (the foreground log) has it already."""
+    if log_file is None:
+        return
+    import logging
+
+    from treerag.logs import setup_logging
+
+    root = logging.getLogger("treerag")
+    if not root.handlers:  # failed before build_daemon configured logging (a bad config)
+        try:
+            setup_logging("info", log_file)
+        except OSError:
+            return
+    code = str(getattr(exc, "code", "") or type(exc).__name__)
+    hint = _START_HINTS.get(code)
+    logging.getLogger("treerag.daemon").error(
+        "daemon not started: %s%s", exc, f"; {hint}" if hint else "", extra={"reason": code}
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     opts = _parse(sys.argv[1:] if argv is None else argv)
     ready_fd = int(opts.get("ready-fd", "-1") or -1)
 
     from treerag.errors import DaemonAlreadyRunning, TreeragError
 
+    log_file = Path(opts["log-file"]) if opts.get("log-file") else None
     try:
         from treerag.daemon.bootstrap import build_daemon
 
@@ -59,23 +91,25 @@ def main(argv: list[str] | None = None) -> int:
             flags["daemon.log_level"] = opts["log-level"]
         if opts.get("http"):
             flags["http.enabled"] = True
-        log_file = Path(opts["log-file"]) if opts.get("log-file") else None
         daemon = build_daemon(flags, log_file=log_file)
 
         import anyio
 
         anyio.run(lambda: daemon.run(on_ready=lambda: _report(ready_fd, "ok")))
     except DaemonAlreadyRunning as exc:
+        _log_failure(log_file, exc)
         _report(ready_fd, f"error: {exc}")
         print(f"treerag: {exc}", file=sys.stderr)
         return EXIT_ALREADY_RUNNING
     except TreeragError as exc:
+        _log_failure(log_file, exc)
         _report(ready_fd, f"error: {exc}")
         print(f"treerag: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
+        _log_failure(log_file, exc)
         _report(ready_fd, f"error: {exc}")
         print(f"treerag: daemon failed to start: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -147,7 +147,8 @@ class Daemon:
                     sock.unlink()
             finally:
                 self._lock.release()
-            logger.info("daemon stopped")
+            if bound:  # one that never listened logs "daemon not started: …" instead (__main__)
+                logger.info("daemon stopped")
 
     async def _serve(self, listener: Any, on_ready: Callable[[], None] | None) -> None:
         self._stop = anyio.Event()

@@ -29,10 +29,14 @@ def prepare_socket_dir(directory: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise PermissionDenied(f"socket directory {directory} is not a directory")
     if st.st_uid != os.getuid():
-        raise PermissionDenied(f"socket directory {directory} belongs to uid {st.st_uid}, not to you")
+        raise PermissionDenied(
+            f"socket directory {directory} belongs to uid {st.st_uid}, not to you (uid {os.getuid()}); "
+            "remove it, or set daemon.socket_path to a directory you own"
+        )
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(directory, 0o700)
-        logger.warning("socket directory %s had mode %o; set it to 0700", directory, stat.S_IMODE(st.st_mode))
+        logger.warning("socket directory %s had mode %o, open to other users; set it to 0700", directory,
+                       stat.S_IMODE(st.st_mode), extra={"reason": "socket_dir_mode"})
 
 
 class InstanceLock:
@@ -72,5 +76,6 @@ def remove_stale_socket(socket_path: Path) -> bool:
     if not stat.S_ISSOCK(st.st_mode):
         raise PermissionDenied(f"{socket_path} exists and is not a socket; remove it by hand")
     socket_path.unlink()
-    logger.info("replaced stale socket %s left by a daemon that is gone", socket_path)
+    logger.info("replaced stale socket %s left by a daemon that is gone (it crashed or was killed); nothing to do",
+                socket_path, extra={"reason": "stale_socket"})
     return True

@@ -38,8 +38,16 @@ __all__ = ["Connection", "peer_uid", "serve_listener"]
 logger = logging.getLogger(__name__)
 
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
 _RECV_SIZE = 65536
 _EVENT_QUEUE = 64  # events buffered per subscriber before the oldest are dropped
+
+
+def _client_went_away(exc: BaseException) -> bool:
+    """A client that hung up, even one seen by the event pump inside the task group, is no failure to log."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_client_went_away(leaf) for leaf in exc.exceptions)
+    return isinstance(exc, _GONE)
 
 
 def peer_uid(sock: socket.socket) -> tuple[int, int]:
@@ -98,10 +106,9 @@ class Connection:
                     await self._read_loop()
                 finally:
                     self._stop_events()
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError):
-            pass
-        except Exception:
-            logger.exception("connection handler failed")
+        except Exception as exc:
+            if not _client_went_away(exc):
+                logger.exception("connection handler failed")
         finally:
             self.closed = True
             stats.connections_open -= 1
@@ -116,7 +123,9 @@ class Connection:
             return False
         if uid == os.getuid():
             return True
-        logger.warning("refused connection from uid %d (pid %d): not the daemon's user", uid, self.peer_pid)
+        logger.warning("refused connection from uid %d (pid %d): this daemon serves only uid %d; that user must "
+                       "run their own (`treerag serve --headless --detach`)", uid, self.peer_pid, os.getuid(),
+                       extra={"reason": "foreign_uid"})
         self.daemon.stats.refused += 1
         return False
 
