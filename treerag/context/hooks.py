@@ -36,6 +36,7 @@ _SYSTEM_PROMPT = re.compile(r"^\s*<(task-notification|system-reminder|command-na
                             r"local-command-stdout|user-prompt-submit-hook|bash-input|bash-stdout)\b")
 PRIORITY_UPDATE = 90  # an edit Claude just made: visible before the next prompt
 PRIORITY_FIRST_INDEX = 50
+UNINDEXED_LOGGED_MAX = 256  # directories remembered so that each is logged once
 _READ_TOOLS = frozenset({"Read", "NotebookRead"})
 _SEARCH_TOOLS = frozenset({"Grep", "Glob"})
 
@@ -61,6 +62,7 @@ class HookHandler:
         self.queue = queue
         self.refused = 0
         self.skipped = 0
+        self._unindexed_logged: set[str] = set()
 
     def _project(self, payload: dict[str, Any]) -> ProjectEntry | None:
         for key in ("cwd", "project_dir"):
@@ -81,6 +83,7 @@ class HookHandler:
             if event == "session-start":
                 return await self._session_start(entry, payload)
             if entry is None or entry.db_path is None:
+                self._log_unindexed(event, payload)
                 return {}
             if event == "prompt":
                 prompt = payload.get("prompt")
@@ -102,6 +105,17 @@ class HookHandler:
             return {}  # session-end: nothing to add
         except ProjectNotFound:
             return {}
+
+    def _log_unindexed(self, event: str, payload: dict[str, Any]) -> None:
+        """Once per directory (a bounded set): hooks from there get nothing, and why."""
+        cwd = payload.get("cwd") or payload.get("project_dir")
+        if event == "session-end" or not isinstance(cwd, str) or not cwd or cwd in self._unindexed_logged:
+            return
+        if len(self._unindexed_logged) >= UNINDEXED_LOGGED_MAX:
+            self._unindexed_logged.clear()
+        self._unindexed_logged.add(cwd)
+        logger.info("hook %s in %s: no indexed project contains it; `treerag index %s` indexes it", event, cwd[:300],
+                    cwd[:300], extra={"path": cwd[:300], "reason": "not_indexed"})
 
     async def _session_start(self, entry: ProjectEntry | None, payload: dict[str, Any]) -> dict[str, Any]:
         if entry is None or not entry.db_path.exists():

@@ -41,6 +41,7 @@ REFRESH_LIMIT = 32  # file contexts recomputed after one update
 REFRESH_PROMPTS = 4  # prompt answers re-ranked after one update
 RECENT_PROMPTS_KEPT = 32
 PROMPT_PREFETCH = 6  # file contexts computed for the best files a prompt matched
+READ_PREFETCH = 6  # file contexts computed for the closest neighbours of a file just read
 PREFETCH_DELAY_S = 0.005
 VECTOR_LEXICAL_CANDIDATES = 50  # with vectors: the first pass's best files ...
 VECTOR_CENTRAL_CANDIDATES = 150  # ... and the most central ones are scored against the prompt's embedding
@@ -245,11 +246,25 @@ class ContextService:
         cached = self.cache.get(root, "file", key)
         if cached is not None:
             entry.hits += 1
-            return cached
-        entry.misses += 1
-        text, mentioned = file_neighbours(loaded, rel, limit)
-        self.cache.put(root, "file", key, text, mentioned)
-        return text
+        else:
+            entry.misses += 1
+            cached, mentioned = file_neighbours(loaded, rel, limit)
+            self.cache.put(root, "file", key, cached, mentioned)
+        self._prefetch_neighbours(entry, loaded, rel, limit)
+        return cached
+
+    def _prefetch_neighbours(self, entry: ProjectEntry, loaded: LoadedProject, rel: str, limit: int) -> None:
+        """After a read, Claude tends to read what that file imports or is imported by: compute the closest
+        of those now unless they are cached already (a peek per neighbour; no task when all are)."""
+        i = loaded.index_of_path.get(rel)
+        if i is None:
+            return
+        closest = sorted(loaded.neighbours(i), key=lambda jw: -jw[1])
+        root = str(entry.root)
+        wanted = [loaded.paths[j] for j, _ in closest if loaded.is_code(j)][:READ_PREFETCH]
+        wanted = [p for p in wanted if not self.cache.peek(root, "file", f"{limit}:{p}")]
+        if wanted:
+            self._prefetch_soon(entry, wanted)
 
     async def query(self, entry: ProjectEntry, text: str, limit: int = 10) -> dict[str, Any]:
         loaded = await self.manager.get_loaded(entry)
