@@ -21,6 +21,7 @@ is moved aside with a timestamp and rebuilt, with one log line.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -115,12 +116,13 @@ _PRAGMAS = (
 )
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 
 
 def split_identifier(name: str) -> list[str]:
     """``parseHTTPResponse_v2`` → [parse, http, response, v2-parts]; lower-case sub-words."""
     parts: list[str] = []
-    for chunk in re.split(r"[^A-Za-z0-9]+", name):
+    for chunk in _NON_ALNUM.split(name):
         if chunk:
             parts.extend(p.lower() for p in _CAMEL.findall(chunk))
     return parts
@@ -128,15 +130,16 @@ def split_identifier(name: str) -> list[str]:
 
 def fts_text(words: Iterable[str]) -> str:
     """Index both the identifiers as written and their sub-words, so `TokenBucket` matches `token`."""
-    out: list[str] = []
-    for word in words:
-        if not word:
-            continue
-        out.append(word)
-        subs = split_identifier(word)
-        if len(subs) > 1 or (subs and subs[0] != word.lower()):
-            out.extend(subs)
-    return " ".join(out)
+    return " ".join([_fts_word(word) for word in words if word])
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _fts_word(word: str) -> str:
+    """``word`` then its sub-words when they differ from it (cached: a build repeats path parts and names)."""
+    subs = split_identifier(word)
+    if len(subs) > 1 or (subs and subs[0] != word.lower()):
+        return " ".join([word, *subs])
+    return word
 
 
 class Store:

@@ -124,7 +124,8 @@ def extract(spec: LanguageSpec, rel_path: str, data: bytes) -> ParsedFile:
     definitions, tags = _collect(QueryCursor(grammar.query).matches(root), grammar.definition_patterns)
     symbols = _symbols(spec, definitions, data, _LeadingComments(tags["comment"], data))
     defined = {symbol.name for symbol in symbols}
-    references = {node_text(node) for node in tags["reference"]}
+    # Many nodes, few distinct names: decode each name once.
+    references = {raw.decode("utf-8", "replace") for raw in {node.text for node in tags["reference"]} if raw is not None}
     return ParsedFile(
         language=spec.name,
         symbols=symbols,
