@@ -3,8 +3,8 @@
 Usage is the RSS of the daemon plus its worker processes. Levels: normal
 below 70% of the limit; warning below 90% (evict the least recently used
 project that is not the current one); critical at or above (evict all but
-the current project, shrink the context cache, pause the task queue until
-usage is back under the warning line). ``check`` runs after every load,
+the current project, shrink the context cache and hold it small, pause the
+task queue; both until usage is back under the critical line). ``check`` runs after every load,
 index step and cache growth; the monitor's timer runs only while projects
 are loaded, so an idle daemon has none.
 """
@@ -62,6 +62,7 @@ class MemoryMonitor:
         self.last_usage = 0
         self.evictions = 0
         self.paused_queue = False
+        self._cache_capacity: int | None = None  # the capacity to give back once out of Critical
         self.checks = 0
         manager.on_loaded.append(lambda entry: self.check())
         manager.on_changed.append(lambda entry, changed: self.check())
@@ -84,6 +85,9 @@ class MemoryMonitor:
             victims = [e for e in self.manager.loaded_entries() if e is not current]
             self._evict(victims, "memory pressure critical: all but the current project")
             if self.cache is not None:
+                if self._cache_capacity is None and self.cache.capacity > SHRUNK_CACHE_ENTRIES:
+                    self._cache_capacity = self.cache.capacity  # held small, or it refills before the next check
+                    self.cache.capacity = SHRUNK_CACHE_ENTRIES
                 self.cache.shrink(SHRUNK_CACHE_ENTRIES)
             if self.queue is not None and not self.queue.paused:
                 self.queue.pause()
@@ -94,6 +98,8 @@ class MemoryMonitor:
             self.queue.resume()
             self.paused_queue = False
             logger.info("memory back under the critical line; task queue resumed")
+        if level != CRITICAL and self._cache_capacity is not None and self.cache is not None:
+            self.cache.capacity, self._cache_capacity = self._cache_capacity, None
         return level
 
     def _evict(self, victims: list[Any], reason: str) -> None:

@@ -56,8 +56,11 @@ def test_critical_keeps_only_current_shrinks_cache_and_pauses_queue(tmp_path):
     assert monitor.check() == CRITICAL
     assert [e.root.name for e in manager.loaded_entries()] == ["p3"]
     assert cache.statistics()["entries"] <= 16
+    for i in range(100, 150):  # still Critical between checks: the cache does not refill
+        cache.put("r", "prompt", str(i), "text", [])
+    assert cache.statistics()["entries"] <= 16
     assert queue.paused
     usage[0] = 60 * MB
     assert monitor.check() == NORMAL
-    assert not queue.paused
+    assert not queue.paused and cache.capacity == 256
     assert manager.evictions == 3
