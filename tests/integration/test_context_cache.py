@@ -76,8 +76,34 @@ def test_a_prompt_warms_the_files_it_matched_and_an_edit_reranks_it(running_daem
     updates = running_daemon.call("status")["index"]["updates"]
     (root / "shop/audit.py").write_text('"""Audit trail."""\n\n\ndef shipping_audit(order):\n    return order\n')
     wait_for(lambda: running_daemon.call("status")["index"]["updates"] > updates, 15)
-    # ranking is global: the answer was re-ranked after the edit (audit.py now matches) and is served warm
+    # audit.py now matches the prompt, so the answer was dropped, re-ranked in the background and is served warm
     time.sleep(0.5)  # the re-ranking runs in the background a few ms after the update lands
     before = _cache(running_daemon)
     assert "shop/audit.py" in str(running_daemon.call("hook", event="prompt", payload=prompt))
     assert _cache(running_daemon)["hits"] == before["hits"] + 1
+
+
+def test_an_edit_keeps_prompt_answers_it_cannot_have_changed(running_daemon, tmp_path):
+    root = make_project(tmp_path / "shop", FILES)
+    running_daemon.call("project.index", path=str(root))
+    prompt = {"hook_event_name": "UserPromptSubmit", "session_id": "s", "cwd": str(root),
+              "transcript_path": "/dev/null", "prompt": "how is the shipping cost computed from the weight"}
+    answer = str(running_daemon.call("hook", event="prompt", payload=prompt))
+    assert "shop/shipping.py" in answer and "shop/audit.py" not in answer
+    dropped = _cache(running_daemon).get("invalidations_by_kind", {}).get("prompt", 0)
+    updates = running_daemon.call("status")["index"]["updates"]
+    # a body edit of a file the answer does not show and whose words do not match the prompt
+    (root / "shop/audit.py").write_text('"""Audit trail of orders."""\n\n\ndef record_order(order):\n'
+                                        '    return dict(order)\n')
+    wait_for(lambda: running_daemon.call("status")["index"]["updates"] > updates, 15)
+    after = _cache(running_daemon)
+    assert after.get("invalidations_by_kind", {}).get("prompt", 0) == dropped, after
+    before = _cache(running_daemon)
+    assert str(running_daemon.call("hook", event="prompt", payload=prompt)) == answer
+    assert _cache(running_daemon)["hits"] == before["hits"] + 1
+    # an edit of a file the answer shows drops it
+    updates = running_daemon.call("status")["index"]["updates"]
+    (root / "shop/shipping.py").write_text('"""Shipping costs by weight."""\n\n\ndef shipping_cost(weight_kg):\n'
+                                           '    return 7 + weight_kg\n')
+    wait_for(lambda: running_daemon.call("status")["index"]["updates"] > updates, 15)
+    assert _cache(running_daemon)["invalidations_by_kind"]["prompt"] == dropped + 1

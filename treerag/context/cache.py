@@ -37,6 +37,12 @@ class ContextCache:
         self.misses = 0
         self.invalidations = 0
         self.misses_by_kind: dict[str, int] = {}
+        self.invalidations_by_kind: dict[str, int] = {}
+
+    def _count_invalidated(self, doomed: list[tuple[str, str, str]]) -> None:
+        self.invalidations += len(doomed)
+        for _, kind, _ in doomed:
+            self.invalidations_by_kind[kind] = self.invalidations_by_kind.get(kind, 0) + 1
 
     def get(self, root: str, kind: str, key: str) -> str | None:
         entry = self._entries.get((root, kind, key))
@@ -48,9 +54,12 @@ class ContextCache:
         self.hits += 1
         return entry.text
 
-    def put(self, root: str, kind: str, key: str, text: str, files: list[str] | set[str]) -> None:
+    def put(self, root: str, kind: str, key: str, text: str, files: list[str] | set[str], *,
+            oldest: bool = False) -> None:
+        """Cache ``text`` as the most recently used entry, or as the least recently used one (``oldest``:
+        a background refresh that must not push out what was used since)."""
         self._entries[(root, kind, key)] = _Entry(text, frozenset(files))
-        self._entries.move_to_end((root, kind, key))
+        self._entries.move_to_end((root, kind, key), last=not oldest)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
@@ -63,17 +72,24 @@ class ContextCache:
         ]
         for key in doomed:
             del self._entries[key]
-        self.invalidations += len(doomed)
+        self._count_invalidated(doomed)
         return len(doomed)
 
-    def invalidate_update(self, root: str, affected: set[str]) -> list[tuple[str, str]]:
-        """After an incremental update: drop this project's prompt answers (ranking is global) and the
-        entries that mention an affected path. Returns the dropped (kind, key) pairs."""
+    def invalidate_update(self, root: str, affected: set[str], keep_prompts: set[str] | None = None,
+                          prompt_affected: set[str] | None = None) -> list[tuple[str, str]]:
+        """After an incremental update: drop this project's file contexts that mention an ``affected`` path,
+        and its prompt answers except ``keep_prompts`` that do not mention a ``prompt_affected`` path (default:
+        ``affected``); ``keep_prompts`` None drops every prompt answer (the ranking may have moved anywhere).
+        Returns the dropped (kind, key) pairs, least recently used first."""
+        keep = keep_prompts or set()
+        for_prompts = affected if prompt_affected is None else prompt_affected
         doomed = [key for key, entry in self._entries.items()
-                  if key[0] == root and (key[1] in ("prompt", "session") or entry.files & affected)]
+                  if key[0] == root and (key[1] == "session" or (
+                      entry.files & for_prompts or key[2] not in keep if key[1] == "prompt"
+                      else entry.files & affected))]
         for key in doomed:
             del self._entries[key]
-        self.invalidations += len(doomed)
+        self._count_invalidated(doomed)
         return [(kind, key) for _, kind, key in doomed]
 
     def peek(self, root: str, kind: str, key: str) -> bool:
@@ -88,4 +104,4 @@ class ContextCache:
         total = self.hits + self.misses
         return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries),
                 "hit_rate": round(self.hits / total, 4) if total else 0.0, "invalidations": self.invalidations,
-                "misses_by_kind": dict(self.misses_by_kind)}
+                "misses_by_kind": dict(self.misses_by_kind), "invalidations_by_kind": dict(self.invalidations_by_kind)}

@@ -29,7 +29,7 @@ from treerag.index.store import split_identifier
 if TYPE_CHECKING:
     from treerag.index.loaded import LoadedProject
 
-__all__ = ["RankedFile", "Terms", "extract_terms", "rank_files"]
+__all__ = ["RankedFile", "fts_query", "Terms", "extract_terms", "rank_files"]
 
 FTS_LIMIT = 150
 SEEDS = 30
@@ -129,7 +129,7 @@ def _stem(word: str) -> str:
     return word
 
 
-def _fts_query(words: list[str]) -> str:
+def fts_query(words: list[str]) -> str:
     return " OR ".join(f'"{w}"' for w in words if w.isalnum())
 
 
@@ -144,7 +144,7 @@ def rank_files(
     seeds: dict[int, float] = {}
 
     # 1. lexical
-    hits = project.store.search(_fts_query(terms.words), FTS_LIMIT)
+    hits = project.store.search(fts_query(terms.words), FTS_LIMIT)
     if hits:
         top = max(score for _, score in hits) or 1.0
         for file_id, score in hits:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import heapq
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 WARM_CENTRAL_FILES = 64  # file contexts computed when a project loads
 REFRESH_LIMIT = 32  # file contexts recomputed after one update
-REFRESH_PROMPTS = 4  # prompt answers re-ranked after one update
+REFRESH_PROMPTS = 8  # prompt answers re-ranked after one update
+PREFETCH_CHUNK = 16  # background file contexts computed between two looks at the socket
 RECENT_PROMPTS_KEPT = 32
 PROMPT_PREFETCH = 6  # file contexts computed for the best files a prompt matched
 READ_PREFETCH = 6  # file contexts computed for the closest neighbours of a file just read
@@ -58,9 +60,14 @@ class ContextService:
         self.vectors: PromptVectors | None = None
         self.on_interest: list[Callable[[Path, list[str]], None]] = []
         self._recent_prompts: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._graph_shape: dict[str, tuple[int, bytes]] = {}  # root -> (files, ranks) when last compared
         manager.on_loaded.append(self._loaded)
         manager.on_changed.append(self._changed)
-        manager.on_unloaded.append(lambda entry: cache.invalidate(str(entry.root)))
+        manager.on_unloaded.append(self._unloaded)
+
+    def _unloaded(self, entry: ProjectEntry) -> None:
+        self.cache.invalidate(str(entry.root))
+        self._graph_shape.pop(str(entry.root), None)
 
     # -- invalidation and prefetch ---------------------------------------------------
 
@@ -70,6 +77,8 @@ class ContextService:
             self.cache.invalidate(str(entry.root))
         if loaded is None:
             return
+        if entry.load_reason != "update":  # an update compares against this in _changed
+            self._graph_shape[str(entry.root)] = (loaded.files, loaded.rank.tobytes())
         # Warm the overview (session starts are served from memory) and the neighbours of the most
         # central files, which are the ones Claude reads first.
         limit = budget_chars(self.default_budget, self.max_chars)
@@ -93,7 +102,45 @@ class ContextService:
                 i = loaded.index_of_path.get(rel)
                 if i is not None:
                     affected.update(loaded.paths[j] for j, _ in loaded.neighbours(i))
-        self._refresh(entry, changed, affected)
+        self._refresh(entry, changed, affected, self._prompts_still_valid(entry, changed))
+
+    def _prompts_still_valid(self, entry: ProjectEntry, changed: list[str]) -> set[str] | None:
+        """Keys of cached prompt answers that ``changed`` cannot have moved, or None when any may have.
+
+        With the same files and the same ranks (so the same edges: the builder recomputes ranks when an
+        edit changes them), only the changed files' own lexical scores moved. An answer stays when it
+        does not show a changed file (``invalidate_update`` checks that) and no changed file matches
+        its prompt's words or paths now."""
+        loaded = entry.loaded
+        root = str(entry.root)
+        if loaded is None:
+            return None
+        shape = (loaded.files, loaded.rank.tobytes())
+        before, self._graph_shape[root] = self._graph_shape.get(root), shape
+        if before != shape:
+            return None
+        from treerag.context.ranking import extract_terms, fts_query
+
+        ids = [loaded.ids[i] for rel in changed if (i := loaded.index_of_path.get(rel)) is not None]
+        marks = ",".join(str(fid) for fid in ids)
+        valid: set[str] = set()
+        for (r, key), text in self._recent_prompts.items():
+            if r != root or not self.cache.peek(root, "prompt", key):
+                continue
+            terms = extract_terms(text)
+            if any(t and (t in rel) for t in terms.paths for rel in changed):
+                continue
+            match = fts_query(terms.words)
+            if match and ids:
+                try:
+                    hit = loaded.store.db.execute(
+                        f"SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN ({marks}) LIMIT 1", (match,)).fetchone()
+                except sqlite3.OperationalError:
+                    continue  # a query FTS refuses: do not keep what could not be checked
+                if hit:
+                    continue
+            valid.add(key)
+        return valid
 
     def summaries_changed(self, entry: ProjectEntry, paths: list[str]) -> None:
         """An enrichment batch wrote summaries (and FTS text, vectors) for ``paths``: what shows them is stale."""
@@ -103,13 +150,22 @@ class ContextService:
         limit = budget_chars(self.default_budget, self.max_chars)
         loaded.overview["full"] = build_overview(loaded, limit)
         loaded.overview["compact"] = build_overview(loaded, limit // 2, compact=True)
-        self._refresh(entry, [p for p in paths if p in loaded.index_of_path], set(paths))
+        changed = [p for p in paths if p in loaded.index_of_path]
+        self._refresh(entry, changed, set(paths), self._prompts_still_valid(entry, changed))
 
-    def _refresh(self, entry: ProjectEntry, changed: list[str], affected: set[str]) -> None:
-        dropped = self.cache.invalidate_update(str(entry.root), affected)
-        refresh = [key.split(":", 1)[1] for kind, key in dropped if kind == "file"]
-        self._prefetch(entry, (changed + refresh[::-1])[:REFRESH_LIMIT])  # most recently used first
-        prompts = [key for kind, key in dropped if kind == "prompt"][::-1][:REFRESH_PROMPTS]
+    def _refresh(self, entry: ProjectEntry, changed: list[str], affected: set[str],
+                 keep_prompts: set[str] | None = None) -> None:
+        """Drop what ``affected`` made stale and recompute it: the changed files and the most recently used
+        file contexts now, the other file contexts and the most recent prompt answers just after. Recomputed
+        entries go back in their old LRU order, so the next update refreshes the same recent ones."""
+        # least recently used first; a prompt answer shows only its files, so neighbours do not make it stale
+        dropped = self.cache.invalidate_update(str(entry.root), affected, keep_prompts, set(changed))
+        files = [key.split(":", 1)[1] for kind, key in dropped if kind == "file"]
+        now, later = files[-REFRESH_LIMIT:], files[:-REFRESH_LIMIT]
+        self._prefetch(entry, [p for p in now if p not in changed] + changed)
+        if later:
+            self._prefetch_soon(entry, later, oldest=True)
+        prompts = [key for kind, key in dropped if kind == "prompt"][-REFRESH_PROMPTS:]
         if prompts:
             self._rerank_soon(entry, prompts)
 
@@ -118,7 +174,8 @@ class ContextService:
             callback(entry.root, paths)
 
     def _rerank_soon(self, entry: ProjectEntry, keys: list[str]) -> None:
-        """Recompute the most recent prompt answers an update dropped, so a re-asked question stays fast."""
+        """Recompute the most recent prompt answers an update dropped (oldest first, so they keep their
+        order), so a re-asked question stays fast; requests may run between two of them."""
         async def later() -> None:
             await anyio.sleep(PREFETCH_DELAY_S)
             for key in keys:
@@ -126,6 +183,7 @@ class ContextService:
                 if text and entry.loaded is not None and not self.cache.peek(str(entry.root), "prompt", key):
                     await self._rank_prompt(entry, entry.loaded, text, int(key.partition(":")[0]), key)
                     self.prefetched += 1
+                await anyio.sleep(0)
 
         self._spawn(later)
 
@@ -142,14 +200,19 @@ class ContextService:
         except TreeragError:  # no task group (a bare service): not worth doing
             pass
 
-    def _prefetch_soon(self, entry: ProjectEntry, paths: list[str]) -> None:
+    def _prefetch_soon(self, entry: ProjectEntry, paths: list[str], *, oldest: bool = False) -> None:
+        # as the oldest entries they go in newest first, so that the least recently used ends up in front
+        ordered = paths[::-1] if oldest else paths
+
         async def later() -> None:
             await anyio.sleep(PREFETCH_DELAY_S)  # let the answer that asked for it go out first
-            self._prefetch(entry, paths)
+            for start in range(0, len(ordered), PREFETCH_CHUNK):
+                self._prefetch(entry, ordered[start : start + PREFETCH_CHUNK], oldest=oldest)
+                await anyio.sleep(0)
 
         self._spawn(later)
 
-    def _prefetch(self, entry: ProjectEntry, paths: list[str]) -> None:
+    def _prefetch(self, entry: ProjectEntry, paths: list[str], *, oldest: bool = False) -> None:
         """Compute file contexts ahead of the reads that will ask for them (counted as neither hit nor miss)."""
         loaded = entry.loaded
         if loaded is None:
@@ -161,7 +224,7 @@ class ContextService:
             if self.cache.peek(root, "file", key) or rel not in loaded.index_of_path:
                 continue
             text, mentioned = file_neighbours(loaded, rel, limit)
-            self.cache.put(root, "file", key, text, mentioned)
+            self.cache.put(root, "file", key, text, mentioned, oldest=oldest)
             self.prefetched += 1
 
     # -- the three kinds -------------------------------------------------------------
