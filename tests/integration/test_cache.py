@@ -10,8 +10,6 @@ import random
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import DaemonProcess, wait_for
 from tests.integration.test_index_daemon import PROJECT, make_project
 from tests.integration.test_memory import make_large_project
@@ -75,9 +73,6 @@ def test_a_changed_file_is_never_served_stale(running_daemon, tmp_path):
     assert "shop/pricing.py" not in prompt(running_daemon, root, question)
 
 
-@pytest.mark.xfail(strict=True, reason="a project reloaded after eviction is not reconciled with the files "
-                   "changed while it was unloaded (no watcher then): ProjectManager._load should queue an update "
-                   "of the files whose mtime or size moved since last_indexed")
 def test_a_file_changed_while_the_project_was_evicted_is_seen_after_reload(running_daemon, tmp_path):
     root = make_project(tmp_path / "shop", PROJECT)
     running_daemon.call("project.index", path=str(root))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class ProjectEntry:
     load_reason: str = "load"  # why the hot set was last swapped in: load | build | update
     write_blocked: bool = False  # a full disk stopped automatic updates
     loaded_at_time: float = 0.0
+    rejected: dict[str, tuple[int, int]] = field(default_factory=dict)  # walked but not indexable: (size, mtime)
 
     @property
     def db_path(self) -> Path:
@@ -132,6 +134,7 @@ class ProjectManager:
         self.updates = 0
         self.worker_pids: set[int] = set()
         self._tg: TaskGroup | None = None
+        self._last_walk: dict[Path, dict[str, tuple[int, int]]] = {}  # root -> the reconcile's last stat walk
         self._discover()
 
     # -- registry ------------------------------------------------------------------
@@ -277,6 +280,8 @@ class ProjectManager:
             callback(entry)
         if entry.watch_scope is None and self._tg is not None:
             self._tg.start_soon(self._watch, entry)
+            if reason == "load":  # nobody watched while it was unloaded
+                self._tg.start_soon(self._reconcile, entry)
 
     def evict(self, entry: ProjectEntry, reason: str) -> bool:
         if entry.loaded is None:
@@ -430,6 +435,47 @@ class ProjectManager:
         raise TreeragError(f"index worker for {entry.root} died (exit {code}): {stderr.decode(errors='replace')[-300:]}")
 
     # -- watching ------------------------------------------------------------------
+
+    async def _reconcile(self, entry: ProjectEntry) -> None:
+        """Catch up with what changed while nobody watched: a stat walk (no file opened) against the
+        sizes and mtimes in the index, then an update of exactly the files that differ."""
+        try:
+            changed = await anyio.to_thread.run_sync(self._stale_paths, entry)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("could not compare %s with its index: %s", entry.root, exc,
+                           extra={"project": str(entry.root)})
+            return
+        if not changed or entry.loaded is None:
+            return
+        logger.info("%s: %d file(s) changed while it was not loaded; updating", entry.root, len(changed),
+                    extra={"project": str(entry.root)})
+        try:
+            await self.index(entry, changed, requested=False)
+        except TreeragError as exc:
+            logger.warning("update of %s failed: %s", entry.root, exc, extra={"project": str(entry.root)})
+            return
+        # what the walk listed but the builder would not index (binaries found by sniffing, secrets):
+        # remembered by size and mtime, so the next reload does not try them again
+        if entry.loaded is not None:
+            walked = self._last_walk.pop(entry.root, {})
+            for rel in changed:
+                if rel in walked and rel not in entry.loaded.index_of_path:
+                    entry.rejected[rel] = walked[rel]
+
+    def _stale_paths(self, entry: ProjectEntry) -> list[str]:
+        from treerag.index.ignore import IgnoreRules
+        from treerag.index.scanner import stat_walk
+
+        walked = stat_walk(entry.root, IgnoreRules(entry.root), max_file_bytes=self.max_file_bytes)
+        conn = sqlite3.connect(f"file:{entry.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            known = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}
+        finally:
+            conn.close()
+        self._last_walk[entry.root] = walked
+        changed = [rel for rel, st in walked.items() if known.get(rel) != st and entry.rejected.get(rel) != st]
+        changed += [rel for rel in known if rel not in walked]
+        return sorted(changed)
 
     async def _watch(self, entry: ProjectEntry) -> None:
         from treerag.index.ignore import IgnoreRules
