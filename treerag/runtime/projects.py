@@ -134,7 +134,6 @@ class ProjectManager:
         self.updates = 0
         self.worker_pids: set[int] = set()
         self._tg: TaskGroup | None = None
-        self._last_walk: dict[Path, dict[str, tuple[int, int]]] = {}  # root -> the reconcile's last stat walk
         self._discover()
 
     # -- registry ------------------------------------------------------------------
@@ -440,7 +439,7 @@ class ProjectManager:
         """Catch up with what changed while nobody watched: a stat walk (no file opened) against the
         sizes and mtimes in the index, then an update of exactly the files that differ."""
         try:
-            changed = await anyio.to_thread.run_sync(self._stale_paths, entry)
+            changed, walked = await anyio.to_thread.run_sync(self._stale_paths, entry)
         except (OSError, sqlite3.Error) as exc:
             logger.warning("could not compare %s with its index: %s", entry.root, exc,
                            extra={"project": str(entry.root)})
@@ -457,12 +456,11 @@ class ProjectManager:
         # what the walk listed but the builder would not index (binaries found by sniffing, secrets):
         # remembered by size and mtime, so the next reload does not try them again
         if entry.loaded is not None:
-            walked = self._last_walk.pop(entry.root, {})
             for rel in changed:
                 if rel in walked and rel not in entry.loaded.index_of_path:
                     entry.rejected[rel] = walked[rel]
 
-    def _stale_paths(self, entry: ProjectEntry) -> list[str]:
+    def _stale_paths(self, entry: ProjectEntry) -> tuple[list[str], dict[str, tuple[int, int]]]:
         from treerag.index.ignore import IgnoreRules
         from treerag.index.scanner import stat_walk
 
@@ -472,10 +470,9 @@ class ProjectManager:
             known = {path: (size, mtime) for path, size, mtime in conn.execute("SELECT path, size, mtime_ns FROM files")}
         finally:
             conn.close()
-        self._last_walk[entry.root] = walked
         changed = [rel for rel, st in walked.items() if known.get(rel) != st and entry.rejected.get(rel) != st]
         changed += [rel for rel in known if rel not in walked]
-        return sorted(changed)
+        return sorted(changed), {rel: walked[rel] for rel in changed if rel in walked}
 
     async def _watch(self, entry: ProjectEntry) -> None:
         from treerag.index.ignore import IgnoreRules
