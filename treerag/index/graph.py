@@ -7,6 +7,8 @@ spread, which touches only the neighbourhood of the seed files).
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -37,6 +39,12 @@ def pagerank(
             continue
         out_weight[i] += weight
         incoming[j].append((i, weight))
+    # The edges flattened by destination, and where each destination's run ends: one pass computes every
+    # edge's share and each node sums its slice, with the same operations in the same order as a sum per node.
+    flat = [(i, w, out_weight[i]) for inc in incoming for i, w in inc]
+    ends = list(itertools.accumulate(len(inc) for inc in incoming))
+    starts = [0, *ends[:-1]]
+    dangling = [i for i in range(n) if out_weight[i] == 0.0]
     if start:
         rank = [max(float(start.get(node, 0.0)), 0.0) for node in nodes]
         total = sum(rank)
@@ -45,13 +53,10 @@ def pagerank(
         rank = [1.0 / n] * n
     base = (1.0 - DAMPING) / n
     for _ in range(iterations):
-        dangling = sum(rank[i] for i in range(n) if out_weight[i] == 0.0)
-        share = DAMPING * dangling / n
-        new = [
-            base + share + DAMPING * sum(rank[i] * w / out_weight[i] for i, w in incoming[j])
-            for j in range(n)
-        ]
-        delta = sum(abs(a - b) for a, b in zip(new, rank, strict=True))
+        share = DAMPING * sum([rank[i] for i in dangling]) / n
+        shares = [rank[i] * w / o for i, w, o in flat]
+        new = [base + share + DAMPING * sum(shares[a:b]) for a, b in zip(starts, ends, strict=True)]
+        delta = sum(map(abs, map(operator.sub, new, rank)))
         rank = new
         if delta < tolerance:
             break

@@ -51,7 +51,7 @@ class FileRows(NamedTuple):
     summary: str
     symbols: list[SymbolRow]
     imports: list[tuple[str, int, str]]  # target, line, names joined by spaces
-    refs: list[str]  # names used and not defined here
+    refs: list[str]  # names used and not defined here, sorted
     fts_path: str
     fts_names: str
     fts_signatures: str
@@ -119,7 +119,7 @@ def file_rows(rel: str, pf: ParsedFile, digest: str, size: int, mtime_ns: int, *
             for s, summ in zip(symbols, sym_sums, strict=True)
         ],
         imports=[(i.target, i.line, " ".join(i.names)) for i in pf.imports],
-        refs=[name for name in pf.references if name not in own],
+        refs=sorted(name for name in pf.references if name not in own),  # in key order: appends to refs' b-tree
         fts_path=fts_text(_PATH_SEPARATORS.split(rel)),
         fts_names=fts_text(s.qualname for s in symbols),
         fts_signatures=" ".join(s.signature for s in symbols)[:20000],

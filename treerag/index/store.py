@@ -136,10 +136,15 @@ def fts_text(words: Iterable[str]) -> str:
 @functools.lru_cache(maxsize=1 << 14)
 def _fts_word(word: str) -> str:
     """``word`` then its sub-words when they differ from it (cached: a build repeats path parts and names)."""
-    subs = split_identifier(word)
+    subs = [sub for chunk in _NON_ALNUM.split(word) if chunk for sub in _chunk_words(chunk)]  # = split_identifier
     if len(subs) > 1 or (subs and subs[0] != word.lower()):
         return " ".join([word, *subs])
     return word
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _chunk_words(chunk: str) -> tuple[str, ...]:
+    return tuple(p.lower() for p in _CAMEL.findall(chunk))
 
 
 class Store:

@@ -152,15 +152,22 @@ def _collect(
 ) -> tuple[list[_Definition], dict[str, list[Node]]]:
     """Split the matches into definitions (sorted by position, one per node) and tagged nodes."""
     tags: dict[str, list[Node]] = {"comment": [], "entry": [], "import": [], "reference": []}
+    wanted = tags.get
     found: dict[tuple[int, int, int], _Definition] = {}
+    roles: dict[int, str | None] = {}  # pattern -> its role capture (the same in every match of a pattern)
     for pattern, captures in matches:
         if pattern >= definition_patterns:
             for capture, nodes in captures.items():
-                if capture in tags:
-                    tags[capture].extend(nodes)
+                into = wanted(capture)
+                if into is not None:
+                    into += nodes
             continue
         names = captures.get("name")
-        role = next((c for c in captures if c.startswith(("definition.", "declaration.", "scope."))), None)
+        role = roles.get(pattern)
+        if role is None or role not in captures:
+            role = roles[pattern] = next(
+                (c for c in captures if c.startswith(("definition.", "declaration.", "scope."))), None
+            )
         if not names or role is None:
             continue
         node, name = captures[role][0], names[0]
@@ -168,15 +175,9 @@ def _collect(
         if key in found and found[key].pattern <= pattern:
             continue
         receivers = captures.get("receiver")
+        kind_of, _, kind = role.partition(".")
         found[key] = _Definition(
-            node.start_byte,
-            node.end_byte,
-            pattern,
-            node,
-            name,
-            role.partition(".")[0],
-            role.partition(".")[2],
-            receivers[0] if receivers else None,
+            key[0], key[1], pattern, node, name, kind_of, kind, receivers[0] if receivers else None
         )
     return sorted(found.values(), key=lambda d: (d.start, -d.end, d.pattern)), tags
 

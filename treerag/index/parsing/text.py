@@ -66,7 +66,10 @@ def node_text(node: Node) -> str:
 
 def collapse(text: str, limit: int = MAX_SIGNATURE) -> str:
     """Collapse runs of whitespace to one space and cap the length (with an ellipsis)."""
-    text = _WHITESPACE.sub(" ", text).strip()
+    return _cap(_WHITESPACE.sub(" ", text).strip(), limit)
+
+
+def _cap(text: str, limit: int = MAX_SIGNATURE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -106,7 +109,7 @@ def signature(node: Node, data: bytes, prefix: str = "") -> str:
             if tail and len(tail) < MAX_SIGNATURE:
                 text = f"{text} {{…}} {tail}"
     text = collapse(prefix + text, MAX_SIGNATURE + 8).rstrip(" {:;")
-    return collapse(text.removesuffix("=>"))
+    return _cap(text.removesuffix("=>").strip())  # collapsed already: no whitespace runs left to fold
 
 
 def _header_end(node: Node, body: Node) -> int:
