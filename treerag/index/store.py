@@ -160,20 +160,27 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            db = self._connect()
-            self._check_or_create(db)
-            return db
-        except (sqlite3.DatabaseError, StoreCorrupt) as exc:
-            if self.readonly:
-                raise StoreCorrupt(str(self.path), str(exc)) from exc
-            moved = self.quarantine(str(exc))
-            logger.warning(
-                "index %s was unusable (%s); moved it to %s and starting a fresh one",
-                self.path, exc, moved, extra={"reason": "corrupt_index"},
-            )
-            db = self._connect()
-            self._check_or_create(db)
-            return db
+            try:
+                db = self._connect()
+                self._check_or_create(db)
+                return db
+            except (sqlite3.DatabaseError, StoreCorrupt) as exc:
+                if _disk_full(exc) or _locked(exc):  # not a corrupt index: nothing to move aside
+                    raise
+                if self.readonly:
+                    raise StoreCorrupt(str(self.path), str(exc)) from exc
+                moved = self.quarantine(str(exc))
+                logger.warning(
+                    "index %s was unusable (%s); moved it to %s and starting a fresh one",
+                    self.path, exc, moved, extra={"reason": "corrupt_index"},
+                )
+                db = self._connect()
+                self._check_or_create(db)
+                return db
+        except sqlite3.OperationalError as exc:
+            if _disk_full(exc):
+                raise DiskFull(str(self.path)) from exc
+            raise StoreError(f"cannot open the index {self.path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
@@ -228,8 +235,7 @@ class Store:
             with _transaction(self.db):
                 yield self.db
         except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if "full" in text or "disk i/o" in text:
+            if _disk_full(exc):
                 raise DiskFull(str(self.path)) from exc
             raise StoreError(f"index write failed for {self.path}: {exc}") from exc
 
@@ -317,3 +323,15 @@ def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLite's words for ENOSPC (and the I/O error a full disk can also surface as)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "full" in text or "disk i/o" in text
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
