@@ -100,8 +100,11 @@ def load(spec: LanguageSpec) -> _Grammar:
 
     module = importlib.import_module(spec.grammar)
     language = Language(getattr(module, spec.grammar_function)())
-    definitions = Query(language, spec.definitions).pattern_count
-    return _Grammar(Parser(language), Query(language, spec.definitions + spec.tags), definitions)
+    query = Query(language, spec.definitions + spec.tags)
+    # Patterns are numbered in source order: those starting inside the definitions source come first.
+    cut = len(spec.definitions.encode())
+    definitions = sum(1 for i in range(query.pattern_count) if query.start_byte_for_pattern(i) < cut)
+    return _Grammar(Parser(language), query, definitions)
 
 
 class _Definition(NamedTuple):
