@@ -42,6 +42,8 @@ SPREAD_DECAY = 0.35
 SPREAD_WEIGHT = 0.6
 PRIOR_WEIGHT = 0.15
 VECTOR_WEIGHT = 1.0  # cosine of the prompt and file embeddings, when there are any
+BODY_WEIGHT = 0.4  # BM25 over the whole file text (relative to the best hit), for words only a body holds
+BODY_LIMIT = 50
 TEST_PENALTY = 0.45  # tests, unless the text is about tests
 TEST_BOOST = 1.0  # tests, when it is
 HEADER_PENALTY = 1.0
@@ -143,14 +145,16 @@ def rank_files(
         return []
     seeds: dict[int, float] = {}
 
-    # 1. lexical
-    hits = project.store.search(fts_query(terms.words), FTS_LIMIT)
-    if hits:
-        top = max(score for _, score in hits) or 1.0
-        for file_id, score in hits:
-            i = project.index_of_id.get(file_id)
-            if i is not None:
-                seeds[i] = seeds.get(i, 0.0) + score / top
+    # 1. lexical: names, signatures, docstrings; then the whole text of each file, weighted less
+    match = fts_query(terms.words)
+    for hits, weight in ((project.store.search(match, FTS_LIMIT), 1.0),
+                         (project.store.search_bodies(match, BODY_LIMIT), BODY_WEIGHT)):
+        if hits:
+            top = max(score for _, score in hits) or 1.0
+            for file_id, score in hits:
+                i = project.index_of_id.get(file_id)
+                if i is not None:
+                    seeds[i] = seeds.get(i, 0.0) + weight * score / top
 
     # 2. named identifiers and paths
     _add_named_symbols(project, terms, seeds)

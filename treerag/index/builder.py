@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from treerag.index.bodies import sync_bodies
 from treerag.index.graph import pagerank
 from treerag.index.model import ParsedFile
 from treerag.index.rows import UNCHANGED, FileRows, classify_flags, read_file_rows
@@ -139,6 +140,7 @@ def build_index(
                 _prune_enrichment(db)
             id_of = dict(db.execute("SELECT path, id FROM files"))
             changed_ids = [id_of[rel] for rel in parsed]
+            sync_bodies(db, root, changed_ids)
             _resolve_imports(db, root, changed_ids, all_files=paths_changed or paths is None)
             _rebuild_reference_edges(db, changed_ids, [name for fr in parsed.values() for name in _defined(fr)])
             _mark_package_entries(db, root)

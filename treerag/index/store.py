@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from treerag.errors import DiskFull, StoreCorrupt, StoreError
+from treerag.index.bodies import BODY_SCHEMA
 
 __all__ = [
     "FLAG_ENTRY",
@@ -201,7 +202,7 @@ class Store:
                 raise StoreCorrupt(str(self.path), "empty database")
             # executescript commits first, so the schema carries its own transaction
             db.executescript(
-                f"BEGIN;{_SCHEMA}INSERT INTO meta VALUES('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+                f"BEGIN;{_SCHEMA}{BODY_SCHEMA}INSERT INTO meta VALUES('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
             return
         if "meta" not in tables or "files" not in tables:
@@ -209,6 +210,8 @@ class Store:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise StoreCorrupt(str(self.path), f"schema version {row[0] if row else '?'} != {SCHEMA_VERSION}")
+        if "body_rows" not in tables and not self.readonly:  # an index from before whole-file search
+            db.executescript(BODY_SCHEMA)
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":
             raise StoreCorrupt(str(self.path), f"integrity check failed: {check[0] if check else '?'}")
@@ -297,6 +300,12 @@ class Store:
             logger.debug("fts query %r failed: %s", match, exc)
             return []
         return [(rowid, -score) for rowid, score in rows]
+
+    def search_bodies(self, match: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over whole-file text (``treerag/index/bodies.py``): [(file id, score)] best first."""
+        from treerag.index.bodies import search_bodies
+
+        return search_bodies(self.db, match, limit)
 
     def size_bytes(self) -> int:
         total = 0
