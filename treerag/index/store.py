@@ -11,6 +11,7 @@ Layout (schema version ``SCHEMA_VERSION``)::
     fts(path, names, signatures, docs)             FTS5, rowid = files.id; docs includes summaries
     enrichment(hash, node, provider, model, summary, created)   summaries by content, any provider
     embeddings(hash, provider, model, dim, scale, vec)          int8 vectors by content
+    body(text) + body_rows(file_id, body_id)    contentless FTS5 of whole code files (treerag/index/bodies.py)
 
 The database runs in WAL mode with a small page cache and ``mmap_size`` so
 symbol rows are paged from the file, not copied into the heap. A build or an
