@@ -52,6 +52,10 @@ How each group measures (numbers above are all measured in the run; nothing is t
   repeated), 150 Reads over a 30-file working set with Zipf-like repeats (the re-read right after each edit
   included), 10 edits (file changed on disk, PostToolUse, wait for the re-index). Hit rate from the daemon's
   cache counters; the peer is what a perfect cache would score on the same script (only first sights miss).
+- **retrieval**: 35 prompts written like change descriptions (behaviour in words, no identifiers, few file
+  names) over real flask, requests and rich trees, each with the file a developer would change, read from those
+  projects' code (this project's own yardstick, not an independent benchmark); `rank_files` on a real index
+  against BM25 over whole-file text (FTS5, porter) on the same trees; ranks past 10 count as misses.
 - **concurrency**: 100 threads, each with its own connection, released together, 100 pings each; then
   `health` and `status`.
 """
