@@ -35,6 +35,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 CHUNK = 24  # items per message: enough to make the pipe's cost small, few enough to balance the children
+DEPTH = 2  # chunks in flight per child
 PR_SET_PDEATHSIG = 1
 
 
@@ -64,7 +65,8 @@ class ForkPool(Generic[T, R]):
         self.task = task
         self.processes = max(1, processes)
         self.chunk = max(1, CHUNK if chunk is None else chunk)
-        self.crashes = 0  # children that died (statistics, tests)
+        self.crashes = 0  # children that died working on a chunk (statistics, tests)
+        self._spawned = 0
         self._context = multiprocessing.get_context("fork")
         self._children: dict[Connection, multiprocessing.process.BaseProcess] = {}
 
@@ -80,36 +82,56 @@ class ForkPool(Generic[T, R]):
         todo: deque[list[int]] = deque(
             list(range(i, min(i + self.chunk, len(items)))) for i in range(0, len(items), self.chunk)
         )
-        busy: dict[Connection, list[int]] = {}
+        # Chunks sent to each child, oldest first; a child works on its oldest while the next waits in
+        # its pipe, so it never idles while the parent reads a result.
+        busy: dict[Connection, deque[list[int]]] = {}
+        budget = self.processes + 2 * len(items)  # each item can kill at most two children
         while todo or busy:
-            while todo and len(busy) < self.processes:
-                conn = self._idle_child(busy)
+            while todo:
+                conn = self._child_with_room(busy)
+                if conn is None:
+                    break
+                if self._spawned > budget:
+                    raise RuntimeError("parse processes keep dying before they take any work")
                 indexes = todo.popleft()
                 try:
                     conn.send([items[i] for i in indexes])
                 except (BrokenPipeError, ConnectionResetError, EOFError):
-                    self._bury(conn)
                     todo.appendleft(indexes)
+                    self._lost(conn, busy, todo, results)
                     continue
-                busy[conn] = indexes
+                busy.setdefault(conn, deque()).append(indexes)
             for conn in wait(list(busy)):
                 assert isinstance(conn, Connection)
-                indexes = busy.pop(conn)
                 try:
                     outcomes, records = conn.recv()
                 except (EOFError, ConnectionResetError, OSError):
-                    self._bury(conn)
-                    self.crashes += 1
-                    if len(indexes) == 1:
-                        results[indexes[0]] = CRASHED
-                    else:  # find the culprit: one item per child
-                        todo.extendleft([i] for i in reversed(indexes))
+                    self._lost(conn, busy, todo, results)
                     continue
+                indexes = busy[conn].popleft()
+                if not busy[conn]:
+                    del busy[conn]
                 for record in records:
                     logging.getLogger(record.name).handle(record)
                 for i, outcome in zip(indexes, outcomes, strict=True):
                     results[i] = outcome
         yield from results
+
+    def _lost(
+        self, conn: Connection, busy: dict[Connection, deque[list[int]]], todo: deque[list[int]], results: list[Any]
+    ) -> None:
+        """A child died: the chunk it was working on holds the culprit; the chunks behind it were not started."""
+        self._bury(conn)
+        sent = busy.pop(conn, deque())
+        if not sent:
+            return
+        self.crashes += 1
+        current = sent.popleft()
+        todo.extendleft(reversed(sent))
+        if len(current) == 1:
+            results[current[0]] = CRASHED
+        else:  # find the culprit: one item at a time
+            todo.extendleft([i] for i in reversed(current))
 
     def close(self) -> None:
         """Tell the children to leave and reap them."""
@@ -125,13 +147,18 @@ class ForkPool(Generic[T, R]):
                 process.join()
         self._children.clear()
 
-    def _idle_child(self, busy: dict[Connection, list[int]]) -> Connection:
+    def _child_with_room(self, busy: dict[Connection, deque[list[int]]]) -> Connection | None:
+        """A child with fewer than ``DEPTH`` chunks in flight, forking one while there are fewer than
+        ``processes``; None when all are full."""
         for conn in self._children:
-            if conn not in busy:
+            if len(busy.get(conn, ())) < DEPTH:
                 return conn
+        if len(self._children) >= self.processes:
+            return None
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(target=_child_main, args=(child_end, parent_end, self.task), daemon=True)
         process.start()
+        self._spawned += 1
         child_end.close()
         self._children[parent_end] = process
         return parent_end

@@ -35,7 +35,7 @@ def rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
 @pytest.fixture
 def pool_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pool even the few files of a fixture tree, in small chunks so both children get work."""
-    monkeypatch.setattr(builder, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(builder, "POOL_MIN_BYTES", 0)
     monkeypatch.setattr("treerag.index.pool.CHUNK", 3)
 
 
@@ -48,6 +48,15 @@ def test_a_pooled_build_writes_the_rows_of_a_serial_build(tmp_path, pool_everyth
     assert len(expected["symbols"]) > 100
     for table in TABLES:
         assert got[table] == expected[table], table
+
+
+def test_a_small_tree_parses_in_the_worker_itself(make_tree, tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a few kB of source must not fork a pool")
+
+    monkeypatch.setattr("treerag.index.pool.ForkPool", no_pool)
+    root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(200)})
+    assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 200
 
 
 def test_a_parse_that_kills_its_process_costs_that_file_only(make_tree, tmp_path, monkeypatch, pool_everything, caplog):
