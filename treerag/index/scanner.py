@@ -71,6 +71,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_FILE_BYTES = 1_048_576
 SNIFF_BYTES = 8192
 
+EXAMPLES_KEPT = 3  # paths remembered per skip reason
 SKIP_REASONS = (
     "ignored", "secret", "too_large", "binary",
     "symlink_escape", "symlink_loop", "symlink_internal", "unreadable", "special",
@@ -141,12 +142,22 @@ class ScanResult:
 
     ``dirs`` are the directories walked (``""`` is the root): the watcher
     watches exactly these, so ignored trees are never watched. ``skipped``
-    counts entries by reason, every key of :data:`SKIP_REASONS` present.
+    counts entries by reason, every key of :data:`SKIP_REASONS` present;
+    ``examples`` keeps the first few paths of each reason but "ignored", so
+    a log line can say which files a user may be missing.
     """
 
     files: list[ScannedFile] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, reason: str, rel: str) -> None:
+        self.skipped[reason] += 1
+        if reason != "ignored":
+            kept = self.examples.setdefault(reason, [])
+            if len(kept) < EXAMPLES_KEPT:
+                kept.append(rel)
 
 
 def scan(
@@ -170,7 +181,7 @@ def scan(
             except OSError:
                 reason = "unreadable"
             if reason is not None:
-                skipped[reason] += 1
+                result.skip(reason, rel)
                 continue
         result.files.append(ScannedFile(rel, st.st_size, st.st_mtime_ns))
     return result
@@ -283,7 +294,7 @@ def _walk(
             if rel_dir == under:
                 raise
             logger.debug("cannot list %s: %s", dir_path, exc)
-            skipped["unreadable"] += 1
+            result.skip("unreadable", rel_dir + "/")
             continue
         result.dirs.append(rel_dir)
         prefix = rel_dir + "/" if rel_dir else ""
@@ -297,12 +308,12 @@ def _walk(
                 if rules.ignored(rel, is_dir):  # a link is matched as a file, as git does
                     skipped["ignored"] += 1
                 elif is_link:
-                    skipped[_symlink_reason(entry.path, real_root)] += 1
+                    result.skip(_symlink_reason(entry.path, real_root), rel)
                 elif is_dir:
                     st = entry.stat(follow_symlinks=False)
                     key = (st.st_dev, st.st_ino)
                     if key in seen:
-                        skipped["symlink_loop"] += 1
+                        result.skip("symlink_loop", rel)
                     else:
                         seen.add(key)
                         subdirs.append((rel, entry.path))
@@ -315,10 +326,10 @@ def _walk(
                     if reason is None:
                         yield rel, entry.path, st, kind
                     else:
-                        skipped[reason] += 1
+                        result.skip(reason, rel)
             except OSError as exc:  # vanished or unreachable mid-walk
                 logger.debug("cannot stat %s: %s", entry.path, exc)
-                skipped["unreadable"] += 1
+                result.skip("unreadable", rel)
         stack.extend(reversed(subdirs))
 
 

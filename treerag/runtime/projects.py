@@ -372,6 +372,8 @@ class ProjectManager:
             entry.last_indexed = self.clock()
             entry.summary = {"files": report["files"], "symbols": report["symbols"],
                              "languages": report["languages"]}
+            if paths is None:
+                logger.info("indexed %s: %s", entry.root, _build_line(report), extra={"project": str(entry.root)})
             self._write_record(entry)
             if paths is None or was_loaded:
                 self._load(entry, "build" if paths is None else "update")
@@ -528,6 +530,26 @@ class ProjectManager:
 
 
 _LOG_STANDARD = frozenset({"ts", "level", "logger", "msg", "exc"})
+
+
+_SKIP_WORDS = {"too_large": "too large", "unreadable_or_secret": "unreadable or secret by content",
+               "symlink_escape": "symlink out of the root", "symlink_loop": "symlink loop",
+               "symlink_internal": "symlink inside the root", "special": "not a regular file"}
+
+
+def _build_line(report: dict[str, Any]) -> str:
+    """``N files, M symbols in S s; skipped: unreadable 1 (private/), secret 1 (.env), ignored 40``."""
+    line = f"{report['files']} files, {report['symbols']} symbols in {report.get('seconds', 0):.1f} s"
+    examples = report.get("skipped_examples") or {}
+    parts = []
+    for reason, count in sorted((report.get("skipped") or {}).items(), key=lambda kv: (kv[0] == "ignored", kv[0])):
+        if count:
+            shown = examples.get(reason) or []
+            more = f", {', '.join(shown)}{', …' if count > len(shown) else ''}" if shown else ""
+            parts.append(f"{_SKIP_WORDS.get(reason, reason)} {count}" + (f" ({more[2:]})" if more else ""))
+    if parts:
+        line += "; skipped: " + ", ".join(parts) + "; `treerag tree` shows what is indexed"
+    return line
 
 
 def _relay_log(fields: dict[str, Any], entry: ProjectEntry) -> None:
