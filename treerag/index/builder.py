@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-POOL_MIN_FILES = 64  # fewer changed files than this parse in the worker itself
+# Less source to parse than this stays in the worker itself: two forks and two grammar loads cost
+# ~50 ms, and on a machine whose other cores are busy the pool gains nothing.
+POOL_MIN_BYTES = 4 << 20
 # A name defined in more files than this says nothing about which one a reference means.
 MAX_DEFINERS = 4
 RANK_SKIP_MAX_FILES = 50  # updates up to this size skip PageRank when their edges are unchanged
@@ -110,7 +112,7 @@ def build_index(
 
         parsed: dict[str, FileRows] = {}
         touched_only: dict[str, tuple[int, int]] = {}
-        pooled = workers > 1 and throttle is None and len(candidates) >= POOL_MIN_FILES
+        pooled = workers > 1 and throttle is None and _source_bytes(candidates, present) >= POOL_MIN_BYTES
         outcomes = (_read_pooled(root, candidates, known, workers, summaries) if pooled
                     else _read_serial(root, candidates, known, throttle, summaries))
         for i, (rel, outcome) in enumerate(outcomes):
@@ -167,6 +169,13 @@ def build_index(
 def _progress(progress: Progress | None, phase: str, done: int, total: int) -> None:
     if progress is not None:
         progress(phase, done, total)
+
+
+def _source_bytes(candidates: list[str], present: dict[str, tuple[int, int]]) -> int:
+    """Bytes of the candidates a grammar will parse (other files are only read and hashed)."""
+    from treerag.index.parsing import language_for
+
+    return sum(present[rel][0] for rel in candidates if language_for(rel))
 
 
 def _read_serial(
