@@ -48,6 +48,7 @@ class _Crashed:
 
 
 CRASHED: Any = _Crashed()
+_PENDING: Any = object()
 
 
 def available_cpus() -> int:
@@ -77,8 +78,9 @@ class ForkPool(Generic[T, R]):
         self.close()
 
     def map(self, items: Sequence[T]) -> Iterator[R]:
-        """Results in the order of ``items`` (all computed before the first is yielded)."""
-        results: list[Any] = [None] * len(items)
+        """Results in the order of ``items``, each yielded as soon as it and those before it are in."""
+        results: list[Any] = [_PENDING] * len(items)
+        ready = 0  # results[:ready] were yielded
         todo: deque[list[int]] = deque(
             list(range(i, min(i + self.chunk, len(items)))) for i in range(0, len(items), self.chunk)
         )
@@ -115,7 +117,11 @@ class ForkPool(Generic[T, R]):
                     logging.getLogger(record.name).handle(record)
                 for i, outcome in zip(indexes, outcomes, strict=True):
                     results[i] = outcome
-        yield from results
+            while ready < len(results) and results[ready] is not _PENDING:
+                yield results[ready]
+                results[ready] = None  # the caller holds it now
+                ready += 1
+        assert ready == len(results)
 
     def _lost(
         self, conn: Connection, busy: dict[Connection, deque[list[int]]], todo: deque[list[int]], results: list[Any]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,22 @@ def test_parse_workers(request_, expected, monkeypatch):
 def test_parse_workers_never_exceed_the_cpus(monkeypatch):
     monkeypatch.setattr("treerag.index.pool.available_cpus", lambda: 1)
     assert parse_workers({"paths": None, "parse_workers": 4}) == 1
+
+
+def _held_back(flag: Path, x: int) -> tuple[int, bool]:
+    """The last item waits (up to 10 s) for the caller to have seen the first result."""
+    if x == 5:
+        deadline = time.monotonic() + 10
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return x, flag.exists()
+    return x, True
+
+
+def test_fork_pool_yields_results_as_they_arrive(tmp_path):
+    flag = tmp_path / "first-seen"
+    with ForkPool(functools.partial(_held_back, flag), 2, chunk=1) as pool:
+        results = pool.map(list(range(6)))
+        assert next(results) == (0, True)  # before the last item is done
+        flag.touch()
+        assert list(results) == [(x, True) for x in range(1, 6)]
