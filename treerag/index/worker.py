@@ -14,6 +14,7 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -42,7 +43,12 @@ def _emit(obj: object) -> None:
 
 
 class CpuCap:
-    """Keep this process under ``share`` of one core by sleeping between files (background builds)."""
+    """Keep this process under ``share`` of one core by sleeping (background builds).
+
+    Called between files by the parse loop; :meth:`install` also arms a profiling timer (SIGPROF after
+    every ``tick_s`` of CPU used) whose handler runs the same check, so the phases that are not a loop
+    over files (writing, resolving, ranking) are held to the share too.
+    """
 
     def __init__(self, share: float, window_s: float = 0.25) -> None:
         self.share = share
@@ -60,16 +66,40 @@ class CpuCap:
             time.sleep(min(owed, 2.0))
         self._wall, self._cpu = time.monotonic(), time.process_time()
 
+    def install(self, tick_s: float = 0.05) -> None:
+        """Also check after every ``tick_s`` of CPU time, whatever the build is doing (main thread only),
+        counting from the process's start so that its interpreter start-up is paid for too."""
+        started = _process_started()
+        if started is not None:
+            self._wall, self._cpu = started, 0.0
+        signal.signal(signal.SIGPROF, lambda signum, frame: self())
+        signal.siginterrupt(signal.SIGPROF, False)  # SA_RESTART: SQLite's and the OS's calls just resume
+        signal.setitimer(signal.ITIMER_PROF, tick_s, tick_s)
+
+
+def _process_started() -> float | None:
+    """When this process started, on the ``time.monotonic`` clock (Linux; None elsewhere)."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rpartition(")")[2].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    return time.monotonic() - max(0.0, age)
+
 
 def run_job(request: dict) -> dict:  # type: ignore[type-arg]
+    share = request.get("cpu_share")
+    throttle = CpuCap(float(share)) if share else None
+    if throttle is not None:  # before the imports: they are a good part of a small build
+        throttle.install()
     from treerag.index.builder import build_index
 
     # A build allocates millions of short-lived objects that form no cycles; the cyclic collector would
     # only rescan the rows already held (~5% of a django build). The process ends with the job.
     gc.disable()
-
-    share = request.get("cpu_share")
-    throttle = CpuCap(float(share)) if share else None
 
     paths = request.get("paths")
     report = build_index(

@@ -36,7 +36,7 @@ __all__ = ["ProjectEntry", "ProjectManager", "project_id"]
 
 logger = logging.getLogger(__name__)
 
-BACKGROUND_CPU_SHARE = 0.45
+BACKGROUND_CPU_SHARE = 0.4  # the worker's; the daemon's relaying and loading come on top
 ROOT_MARKERS = (".git", ".hg", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", "setup.py", "pom.xml")
 
 
