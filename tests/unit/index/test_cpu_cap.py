@@ -15,3 +15,16 @@ def test_busy_loop_is_held_under_the_share():
         cap()
     share = (time.process_time() - cpu0) / (time.monotonic() - wall0)
     assert share < 0.55, share
+
+
+def test_installed_cap_holds_work_that_never_calls_it():
+    """One long computation with no per-file calls (a write or graph phase): the SIGPROF timer holds it."""
+    import subprocess
+    import sys
+
+    code = ("import time\nfrom treerag.index.worker import CpuCap\nCpuCap(0.3).install()\n"
+            "w, c = time.monotonic(), time.process_time()\n"
+            "while time.monotonic() - w < 1.5:\n    sum(range(20_000))\n"
+            "print((time.process_time() - c) / (time.monotonic() - w))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert float(out.stdout) < 0.4, out.stdout
