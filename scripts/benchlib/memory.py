@@ -15,7 +15,8 @@ loaded in fresh probe interpreters so nothing else shares the heap:
 - RSS: VmRSS, split into anonymous and file-backed pages, before and after
   ``load_project`` in a probe without tracemalloc (whose own bookkeeping
   would inflate it), and the daemon's with the large tree loaded from its
-  index by a session-start hook, as a user's first prompt of the day does.
+  index by a session-start hook, as a user's first prompt of the day does,
+  and again after 100 distinct prompts have read the index (FTS, symbols).
 
 Bytes per file and per symbol are the whole of each form divided by the
 project's file and symbol counts, so the two forms compare line by line.
@@ -164,7 +165,7 @@ def bench_memory(opts: Options) -> list[Row]:
                 rows.append(error_row("memory", exc, f"hot set {name}"))
         if indexed:
             try:
-                rows.append(_daemon_row(box, *indexed[0]))
+                rows += _daemon_rows(box, *indexed[0], prompts=opts.pick(100, 40))
             except Exception as exc:
                 rows.append(error_row("memory", exc, "daemon RSS with a large project loaded"))
     return rows
@@ -197,8 +198,11 @@ def _hot_set_rows(corpus: corpora.Corpus, root: Path, db: Path, env: dict[str, s
     ]
 
 
-def _daemon_row(box: Any, corpus: corpora.Corpus, root: Path) -> Row:
-    """A fresh daemon over the sandbox cache; a session-start hook loads the tree from its index."""
+def _daemon_rows(box: Any, corpus: corpora.Corpus, root: Path, prompts: int) -> list[Row]:
+    """A fresh daemon over the sandbox cache; a session-start hook loads the tree from its index, then
+    ``prompts`` distinct prompts (each a cache miss: FTS, ranking, rendering) read the index as a session does."""
+    from benchlib.latency import _prompts
+
     with running_daemon(box) as daemon:
         idle = _status(daemon.pid)
         t0 = time.perf_counter()
@@ -208,12 +212,39 @@ def _daemon_row(box: Any, corpus: corpora.Corpus, root: Path) -> Row:
         time.sleep(1.0)
         loaded = _status(daemon.pid)
         status = daemon.call("status")
+        for text in _prompts(_vocabulary(_db_for(box.cache, root)), prompts, seed=23):
+            daemon.call("hook", event="prompt", payload={"cwd": str(root), "session_id": "bench-memory",
+                                                         "prompt": text, "transcript_path": "/dev/null"})
+        time.sleep(0.5)
+        served = _status(daemon.pid)
     total = (status.get("process") or {}).get("total_rss_bytes")
-    return Row("memory", f"daemon RSS with {corpus.name} loaded (from its index, by a session-start hook)",
-               mb(loaded["VmRSS"]), "< 50 MB",
-               f"{_split(loaded)}; idle {mb(idle['VmRSS'])} ({_split(idle)}); workers+daemon {mb(total)}; "
-               f"first hook {seconds * 1e3:.0f} ms", verdict(loaded["VmRSS"] < 50 << 20),
-               {"idle": idle, "loaded": loaded, "hook_seconds": seconds, "status_process": status.get("process")})
+    return [
+        Row("memory", f"daemon RSS with {corpus.name} loaded (from its index, by a session-start hook)",
+            mb(loaded["VmRSS"]), "< 50 MB",
+            f"{_split(loaded)}; idle {mb(idle['VmRSS'])} ({_split(idle)}); workers+daemon {mb(total)}; "
+            f"first hook {seconds * 1e3:.0f} ms", verdict(loaded["VmRSS"] < 50 << 20),
+            {"idle": idle, "loaded": loaded, "hook_seconds": seconds, "status_process": status.get("process")}),
+        Row("memory", f"daemon RSS with {corpus.name} loaded, after {prompts} distinct prompts",
+            mb(served["VmRSS"]), "< 50 MB", f"{_split(served)}; +{mb(served['VmRSS'] - loaded['VmRSS'])} over "
+            "the prompts", verdict(served["VmRSS"] < 50 << 20), {"served": served}),
+    ]
+
+
+def _vocabulary(db: Path) -> list[str]:
+    """The index's 300 commonest symbol sub-words, read here (``project.tree`` with symbols would make the
+    daemon build a reply of every symbol, tens of MB of transient objects, and be measured instead)."""
+    import re
+    import sqlite3
+    from collections import Counter
+
+    words: Counter[str] = Counter()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        for (name,) in conn.execute("SELECT name FROM symbols"):
+            words.update(w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name) if len(w) >= 4)
+    finally:
+        conn.close()
+    return [w for w, _ in words.most_common(300)]
 
 
 def _status(pid: int) -> dict[str, int]:

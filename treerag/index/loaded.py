@@ -5,8 +5,8 @@ bisection rather than through a dict of path objects), per-file flags,
 language codes and ranks, file ids with a dense id → index array, and
 the file graph as CSR arrays (``array`` module, 1–8 bytes an entry rather
 than a Python object per edge). Symbols, docstrings and FTS stay in SQLite
-and are read on demand through the read-only ``Store`` connection, which
-pages them in by mmap. ``scripts/bench --only memory`` measures the result
+and are read on demand through the read-only ``Store`` connection, with
+SQLite's page cache rather than mmap (see ``_unmap``). ``scripts/bench --only memory`` measures the result
 with tracemalloc against a dict-per-file-and-symbol loader.
 """
 
@@ -258,20 +258,22 @@ def _csr(n: int, rows: Iterable[tuple[int, int, float, int]],
     return start, col, weight, kind
 
 
-def _drop_mapped_pages(store: Store) -> None:
-    """Unmap and lazily remap the database file, so RSS counts only the pages later queries touch.
+def _unmap(store: Store) -> None:
+    """Read the index through SQLite's own page cache (1 MiB a connection) rather than mmap.
 
-    Opening a ``Store`` runs ``PRAGMA quick_check``, which reads every page
-    through the mmap: the whole file would stay resident in this process
-    (RssFile) for as long as the connection lives. Setting ``mmap_size`` to 0
-    unmaps it (nothing is fetched at this point); restoring the size maps the
-    file again on the next read, without touching any page.
+    A mapped page a query touches stays counted in this process's RSS (and
+    the kernel maps 16 neighbours with each fault) for as long as the
+    connection lives, and RSS is what the memory limit and the targets
+    measure: the ``PRAGMA quick_check`` of ``Store``'s open reads every page,
+    so a django index (19 MB) was resident whole from the start; unmapped
+    after load it crept back page by page, +9 MB over 100 distinct prompts
+    (FTS reads much of it). Without mmap the same pages are read with
+    ``pread`` from the kernel's page cache, shared and reclaimable, and the
+    heap holds at most the 1 MiB page cache; ranking over django measured no
+    slower (``scripts/bench --only memory,context``). Setting ``mmap_size`` to
+    0 also unmaps what the integrity check touched.
     """
-    db = store.db
-    size = int(db.execute("PRAGMA mmap_size").fetchone()[0])
-    if size > 0:
-        db.execute("PRAGMA mmap_size=0")
-        db.execute(f"PRAGMA mmap_size={size}")
+    store.db.execute("PRAGMA mmap_size=0")
 
 
 def load_project(root: Path, db_path: Path) -> LoadedProject:
@@ -296,7 +298,7 @@ def load_project(root: Path, db_path: Path) -> LoadedProject:
     meta = store.meta()
     counts = store.counts()
     languages = store.languages()
-    _drop_mapped_pages(store)
+    _unmap(store)
     return LoadedProject(
         root=root,
         store=store,
