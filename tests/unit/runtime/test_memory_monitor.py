@@ -64,3 +64,41 @@ def test_critical_keeps_only_current_shrinks_cache_and_pauses_queue(tmp_path):
     assert monitor.check() == NORMAL
     assert not queue.paused and cache.capacity == 256
     assert manager.evictions == 3
+
+
+@pytest.mark.parametrize(("usage", "level"), [
+    pytest.param(70 * MB - 1, NORMAL, id="one-byte-below-warning"), pytest.param(70 * MB, WARNING, id="at-warning"),
+    pytest.param(90 * MB - 1, WARNING, id="one-byte-below-critical"), pytest.param(90 * MB, CRITICAL, id="at-critical"),
+    pytest.param(0, NORMAL, id="zero"), pytest.param(500 * MB, CRITICAL, id="far-over"),
+])
+def test_exact_boundaries(usage, level):
+    assert pressure_level(usage, 100 * MB) == level
+
+
+def test_warning_never_evicts_the_current_project_even_when_it_is_the_oldest(tmp_path):
+    manager = manager_with(tmp_path, 3)
+    manager.current = manager.entries[tmp_path / "p0"]
+    monitor = MemoryMonitor(manager, 100, usage=lambda: 80 * MB)
+    assert monitor.check() == WARNING
+    assert sorted(e.root.name for e in manager.loaded_entries()) == ["p0", "p2"]  # p1: oldest but p0
+
+
+def test_repeated_checks_under_pressure_keep_the_current_project(tmp_path):
+    manager = manager_with(tmp_path, 4)
+    monitor = MemoryMonitor(manager, 100, usage=lambda: 99 * MB)
+    for _ in range(5):
+        assert monitor.check() == CRITICAL
+    assert [e.root.name for e in manager.loaded_entries()] == ["p3"]
+    assert monitor.evictions == 3 and monitor.checks == 5
+
+
+def test_spike_then_drop(tmp_path):
+    manager = manager_with(tmp_path, 3)
+    cache, queue = ContextCache(256), TaskQueue()
+    readings = iter([40 * MB, 95 * MB, 50 * MB, 60 * MB])
+    monitor = MemoryMonitor(manager, 100, cache=cache, queue=queue, usage=lambda: next(readings))
+    assert [monitor.check() for _ in range(4)] == [NORMAL, CRITICAL, NORMAL, NORMAL]
+    assert [e.root.name for e in manager.loaded_entries()] == ["p2"]  # evicted at the spike only
+    assert monitor.evictions == 2
+    assert not queue.paused and cache.capacity == 256
+    assert monitor.statistics()["usage_bytes"] == 60 * MB and monitor.statistics()["pressure"] == NORMAL
