@@ -30,6 +30,7 @@ The wire format (what ``treerag.enrich.providers.openai`` sends and expects)::
 
 Default answers are deterministic: the summary of node K is ``"summary of K"``
 (or :attr:`FakeOpenAI.summary_for` of the node's dict, when a test sets it);
+:attr:`FakeOpenAI.embedding_for` likewise replaces the embedding of a text;
 an embedding is a bag-of-words hashing vector of :attr:`FakeOpenAI.dim`
 dimensions (texts sharing words point the same way), L2-normalised.
 
@@ -122,6 +123,7 @@ class FakeOpenAI:
         self.token = token  # None: accept any (or no) Authorization header
         self.dim = dim
         self.summary_for: Any = None  # node dict -> summary text, replacing "summary of K"
+        self.embedding_for: Any = None  # text -> vector, replacing the bag-of-words vector
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -217,9 +219,8 @@ class FakeOpenAI:
         inputs = body.get("input", [])
         if isinstance(inputs, str):
             inputs = [inputs]
-        vectors = reply.embeddings if reply.embeddings is not None else [
-            bag_of_words_vector(text, self.dim) for text in inputs
-        ]  # fmt: skip
+        make = self.embedding_for or (lambda text: bag_of_words_vector(text, self.dim))
+        vectors = reply.embeddings if reply.embeddings is not None else [make(text) for text in inputs]
         tokens = sum(len(t) for t in inputs) // 4
         return {
             "object": "list",

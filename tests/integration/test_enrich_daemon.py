@@ -205,33 +205,37 @@ def test_a_killed_worker_costs_one_retry_not_the_files(daemon_factory, fake_open
     assert any(f["kind"] == "enrich" for f in failed), failed
 
 
-def test_embeddings_let_prompt_ranking_find_what_the_words_do_not(daemon_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tests.fakes.openai_server import running_fake_openai
+def test_embeddings_let_prompt_ranking_find_what_the_words_do_not(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A stand-in for a semantic model: texts about walruses (or pinnipeds) point one way, everything else
+    # another. The prompt shares no word with any file, so only the vectors can find the ledger.
+    def concept(text: str) -> list[float]:
+        about = any(w in text.lower() for w in ("walrus", "pinniped"))
+        return [1.0, 0.0, 0.1] if about else [0.0, 1.0, 0.1]
 
+    fake_openai.embedding_for = concept
     files = {
         "app/main.py": '"""Entry."""\nfrom app import ledger, mailer, report\n\ndef main():\n    pass\n',
-        "app/ledger.py": '"""Books."""\n\ndef post(entry):\n    # reconcile quarterly walrus tariffs against customs manifests\n'
+        "app/ledger.py": '"""Books."""\n\ndef post(entry):\n    # reconcile walrus tariffs against customs manifests\n'
                          '    return entry\n',
         "app/mailer.py": '"""Mail."""\n\ndef send(msg):\n    # smtp delivery with retries\n    return msg\n',
         "app/report.py": '"""Reports."""\n\ndef render(rows):\n    # html tables for the monthly summary\n    return rows\n',
     }
-    with running_fake_openai(dim=512) as fake:
-        configure(fake, f'embeddings_provider = "openai"\nembeddings_model = "e"\nembed_timeout_ms = 2000\n')
-        daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
-        project = make_project(tmp_path / "books", files)
-        prompt = "where do we handle walrus tariffs and customs manifests?"
-        assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-        assert wait_for(lambda: status(daemon.socket)["embedded"] >= 4 and status(daemon.socket)["backlog"] == 0,
-                        timeout=20), status(daemon.socket)
-        out = treerag("context", str(project), "--prompt", prompt, sock=daemon.socket)
-        assert out.returncode == 0, out.stderr
-        listed = [line[2:].split(" ")[0] for line in out.stdout.splitlines() if line.startswith("- ")]
-        assert listed[:1] == ["app/ledger.py"], out.stdout
-        assert query(daemon.socket, project, prompt)[:1] != ["app/ledger.py"]  # the words alone do not find it
-        vectors = status(daemon.socket)["vectors"]
-        assert vectors["used"] >= 1, vectors
-        embeds = [r for r in fake.requests if r.path.endswith("/embeddings")]
-        assert any(prompt in r.body["input"] for r in embeds)  # the prompt itself was embedded
+    configure(fake_openai, 'embeddings_provider = "openai"\nembeddings_model = "e"\nembed_timeout_ms = 2000\n')
+    daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
+    project = make_project(tmp_path / "books", files)
+    prompt = "which module charges the pinniped levies?"
+    assert treerag("index", str(project), sock=daemon.socket).returncode == 0
+    assert wait_for(lambda: status(daemon.socket)["embedded"] >= 4 and status(daemon.socket)["backlog"] == 0,
+                    timeout=20), status(daemon.socket)
+    assert query(daemon.socket, project, prompt)[:1] != ["app/ledger.py"]  # the words alone do not find it
+    out = treerag("context", str(project), "--prompt", prompt, sock=daemon.socket)
+    assert out.returncode == 0, out.stderr
+    listed = [line[2:].split(" ")[0] for line in out.stdout.splitlines() if line.startswith("- ")]
+    assert listed[:1] == ["app/ledger.py"], out.stdout
+    vectors = status(daemon.socket)["vectors"]
+    assert vectors["used"] >= 1, vectors
+    embeds = [r for r in fake_openai.requests if r.path.endswith("/embeddings")]
+    assert any(prompt in r.body["input"] for r in embeds)  # the prompt itself was embedded
 
 
 def test_reading_a_file_moves_it_to_the_front_of_the_queue(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
