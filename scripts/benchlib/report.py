@@ -159,11 +159,19 @@ Result: {summary_line(rows)}.
 {markdown_table(rows)}
 
 {METHOD_NOTES}"""
-    path.write_text(text + kept_soak_section(path))
+    path.write_text(text + kept_notes_section(path) + kept_soak_section(path))
     return path
 
 
 SOAK_BEGIN, SOAK_END = "<!-- soak:begin (written by scripts/soak --record) -->", "<!-- soak:end -->"
+NOTES_BEGIN, NOTES_END = "<!-- notes:begin (prose kept as it is by scripts/bench) -->", "<!-- notes:end -->"
+
+
+def kept_notes_section(path: Path) -> str:
+    """Hand-written notes (what a figure means, before/after of a change), which a benchmark run keeps."""
+    old = path.read_text() if path.exists() else ""
+    start, end = old.find(NOTES_BEGIN), old.find(NOTES_END)
+    return "\n" + old[start:end + len(NOTES_END)] + "\n" if 0 <= start < end else ""
 
 
 def kept_soak_section(path: Path) -> str:
