@@ -8,7 +8,8 @@ parent knows which chunk each child holds, so a child that dies (a crash in
 a grammar) costs only that chunk: it is retried one item at a time in a
 fresh child, and the item that kills its child again comes back as
 ``CRASHED``. An item whose task raises is logged and comes back as
-``CRASHED`` too.
+``CRASHED`` too. If no child can be forked at all, the items are worked on
+in the parent, without that protection.
 
 Children write nothing to the worker's stdout (the daemon reads JSON lines
 there): their log records travel back with their results and are handled by
@@ -69,6 +70,7 @@ class ForkPool(Generic[T, R]):
         self.crashes = 0  # children that died working on a chunk (statistics, tests)
         self._spawned = 0
         self._context = multiprocessing.get_context("fork")
+        self._pid = os.getpid()
         self._children: dict[Connection, multiprocessing.process.BaseProcess] = {}
 
     def __enter__(self) -> ForkPool[T, R]:
@@ -91,6 +93,10 @@ class ForkPool(Generic[T, R]):
         while todo or busy:
             while todo:
                 conn = self._child_with_room(busy)
+                if conn is None and not busy:  # no child could be forked: work here, unprotected
+                    for i in todo.popleft():
+                        results[i] = _run(self.task, items[i])
+                    continue
                 if conn is None:
                     break
                 if self._spawned > budget:
@@ -103,7 +109,7 @@ class ForkPool(Generic[T, R]):
                     self._lost(conn, busy, todo, results)
                     continue
                 busy.setdefault(conn, deque()).append(indexes)
-            for conn in wait(list(busy)):
+            for conn in wait(list(busy)) if busy else ():
                 assert isinstance(conn, Connection)
                 try:
                     outcomes, records = conn.recv()
@@ -154,16 +160,27 @@ class ForkPool(Generic[T, R]):
         self._children.clear()
 
     def _child_with_room(self, busy: dict[Connection, deque[list[int]]]) -> Connection | None:
-        """A child with fewer than ``DEPTH`` chunks in flight, forking one while there are fewer than
-        ``processes``; None when all are full."""
+        """An idle child, else a new one while there are fewer than ``processes``, else the child with the
+        fewest chunks in flight if below ``DEPTH``; None when all are full (or no child can be forked)."""
         for conn in self._children:
-            if len(busy.get(conn, ())) < DEPTH:
+            if conn not in busy:
                 return conn
-        if len(self._children) >= self.processes:
-            return None
+        if len(self._children) >= self.processes:  # all at work: queue behind the least loaded
+            if not self._children:
+                return None
+            conn = min(self._children, key=lambda c: len(busy[c]))
+            return conn if len(busy[conn]) < DEPTH else None
         parent_end, child_end = self._context.Pipe()
-        process = self._context.Process(target=_child_main, args=(child_end, parent_end, self.task), daemon=True)
-        process.start()
+        process = self._context.Process(target=_child_main, args=(child_end, parent_end, self.task, self._pid),
+                                        daemon=True)
+        try:
+            process.start()
+        except OSError as exc:  # out of processes or memory: carry on with the children there are
+            parent_end.close()
+            child_end.close()
+            logger.warning("could not fork a parse process: %s", exc)
+            self.processes = len(self._children)  # and do not try again
+            return None
         self._spawned += 1
         child_end.close()
         self._children[parent_end] = process
@@ -196,9 +213,9 @@ class _Capture(logging.Handler):
         self.records.append(record)
 
 
-def _child_main(conn: Connection, parent_end: Connection, task: Callable[[Any], Any]) -> None:
+def _child_main(conn: Connection, parent_end: Connection, task: Callable[[Any], Any], parent: int) -> None:
     parent_end.close()
-    _die_with_parent()
+    _die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):  # the parent's stdout carries the worker protocol; stdin is not ours
         os.dup2(devnull, fd)
@@ -217,13 +234,7 @@ def _child_main(conn: Connection, parent_end: Connection, task: Callable[[Any], 
             break
         if chunk is None:
             break
-        outcomes = []
-        for item in chunk:
-            try:
-                outcomes.append(task(item))
-            except Exception:
-                logger.exception("parse task failed for %r", item)
-                outcomes.append(CRASHED)
+        outcomes = [_run(task, item) for item in chunk]
         records, capture.records = capture.records, []
         try:
             conn.send((outcomes, records))
@@ -233,7 +244,15 @@ def _child_main(conn: Connection, parent_end: Connection, task: Callable[[Any], 
     os._exit(0)
 
 
-def _die_with_parent() -> None:
+def _run(task: Callable[[Any], Any], item: Any) -> Any:
+    try:
+        return task(item)
+    except Exception:
+        logger.exception("parse task failed for %r", item)
+        return CRASHED
+
+
+def _die_with_parent(parent: int) -> None:
     try:
         import ctypes
         import signal
@@ -241,5 +260,5 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the parent died before the prctl
+    if os.getppid() != parent:  # the parent died before the prctl
         os._exit(1)

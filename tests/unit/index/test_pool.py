@@ -6,7 +6,9 @@ import functools
 import logging
 import os
 import signal
+import subprocess
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -163,3 +165,56 @@ def test_fork_pool_yields_results_as_they_arrive(tmp_path):
         assert next(results) == (0, True)  # before the last item is done
         flag.touch()
         assert list(results) == [(x, True) for x in range(1, 6)]
+
+
+def test_fork_pool_works_in_process_when_it_cannot_fork(monkeypatch, caplog):
+    def no_fork(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("multiprocessing.process.BaseProcess.start", no_fork)
+    with caplog.at_level(logging.WARNING, logger="treerag"), ForkPool(_square, 2, chunk=4) as pool:
+        assert list(pool.map([1, 2, 11, 3])) == [1, 4, CRASHED, 9]
+    assert sum("could not fork" in r.getMessage() for r in caplog.records) == 1  # tried once
+
+
+_CHILDREN_OF_A_KILLED_PARENT = """
+import os, sys, time
+from pathlib import Path
+from treerag.index.pool import ForkPool
+
+def wait_forever(x):
+    (Path(sys.argv[1]) / str(os.getpid())).touch()
+    time.sleep(60)
+
+with ForkPool(wait_forever, 2, chunk=1) as pool:
+    list(pool.map([1, 2]))
+"""
+
+
+def test_children_die_with_their_parent(tmp_path):
+    seen = tmp_path / "children"
+    seen.mkdir()
+    parent = subprocess.Popen([sys.executable, "-c", _CHILDREN_OF_A_KILLED_PARENT, str(seen)])
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(seen.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pids = [int(p.name) for p in seen.iterdir()]
+        assert len(pids) == 2
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _running(pid)]
+        time.sleep(0.02)
+    assert not alive, f"parse children outlived their parent: {alive}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
