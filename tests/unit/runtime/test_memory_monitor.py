@@ -102,3 +102,26 @@ def test_spike_then_drop(tmp_path):
     assert monitor.evictions == 2
     assert not queue.paused and cache.capacity == 256
     assert monitor.statistics()["usage_bytes"] == 60 * MB and monitor.statistics()["pressure"] == NORMAL
+
+
+def test_freed_heap_is_released_before_measuring_and_after_evicting(tmp_path):
+    manager = manager_with(tmp_path, 3)
+    calls: list[str] = []
+    readings = iter([50 * MB, 95 * MB])
+
+    def usage() -> int:
+        calls.append("measure")
+        return next(readings)
+
+    monitor = MemoryMonitor(manager, 100, usage=usage, release=lambda: calls.append("release"))
+    monitor.check()
+    assert calls == ["release", "measure"]
+    monitor.check()  # critical: evicts two, then releases what they held
+    assert calls[2:] == ["release", "measure", "release"]
+
+
+def test_release_freed_heap_runs_here():
+    from treerag.runtime.memory import release_freed_heap
+
+    release_freed_heap()  # glibc: malloc_trim; elsewhere a no-op
+    release_freed_heap()
