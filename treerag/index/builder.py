@@ -5,6 +5,11 @@ imports the tree-sitter grammars). A full build scans the tree; an update is
 given the paths the watcher saw change. Either way a file is re-parsed only
 when its content hash changed, and everything is written in one SQLite
 transaction, so a kill -9 leaves the previous index intact.
+
+Reading and parsing make each file's rows (:mod:`treerag.index.rows`) apart
+from the database, in the worker or, for a requested build with enough
+source, in forked parse processes (:mod:`treerag.index.pool`); the rows are
+written in file order either way, new files in batches across files.
 """
 
 from __future__ import annotations

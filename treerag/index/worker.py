@@ -6,6 +6,11 @@ the service. The worker lowers its priority, dies with its parent
 (PR_SET_PDEATHSIG), reads one JSON request on stdin and writes JSON lines on
 stdout: ``{"progress": {...}}`` and ``{"log": {...}}`` while working, then ``{"result": report}`` or
 ``{"error": {"code", "message"}}``.
+
+A full build without ``cpu_share`` (one the user asked for and waits for)
+parses in ``PARSE_WORKERS`` forked processes when the tree is large enough
+(see :func:`parse_workers`); ``"parse_workers": n`` in the request overrides
+that. Builds with a CPU cap parse here, one file at a time.
 """
 
 from __future__ import annotations
