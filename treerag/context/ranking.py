@@ -19,12 +19,16 @@ spread fan-out, not by the size of the repository.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from treerag.index.graph import spread
 from treerag.index.store import split_identifier
+
+# Names and path parts repeat from prompt to prompt: their sub-words are worth remembering (bounded).
+_split = functools.lru_cache(maxsize=4096)(lambda name: tuple(split_identifier(name)))
 
 if TYPE_CHECKING:
     from treerag.index.loaded import LoadedProject
@@ -39,6 +43,7 @@ PATH_WEIGHT = 1.5  # the text names the file's path
 STEM_WEIGHT = 0.5  # the text spells out the file's name
 DIR_WEIGHT = 0.15  # … or the name of one of its two nearest directories
 SPREAD_DECAY = 0.35
+SPREAD_FANOUT = 30  # edges followed out of one file per hop
 SPREAD_WEIGHT = 0.6
 PRIOR_WEIGHT = 0.15
 VECTOR_WEIGHT = 1.0  # cosine of the prompt and file embeddings, when there are any
@@ -174,7 +179,8 @@ def rank_files(
 
     # 3. graph spread from the strongest seeds
     strongest = dict(sorted(seeds.items(), key=lambda kv: -kv[1])[:SEEDS])
-    spread_scores = spread(strongest, project.neighbours, hops=2, decay=SPREAD_DECAY, fanout=30)
+    spread_scores = spread(strongest, lambda n: project.neighbours(n, SPREAD_FANOUT), hops=2, decay=SPREAD_DECAY,
+                           fanout=SPREAD_FANOUT)
 
     # 4. prior and penalties
     max_rank = max(project.rank) if len(project.rank) else 1.0
@@ -232,7 +238,7 @@ def _path_name_boost(path: str, stems: set[str]) -> float:
     dirs = parts[:-1]
     if stem.lower() in _MODULE_FILES and dirs:
         stem = dirs.pop()
-    words = [w for w in split_identifier(stem) if len(w) > 1] or [stem.lower()]
+    words = [w for w in _split(stem) if len(w) > 1] or [stem.lower()]
     matched = sum(1 for w in words if _stem(w) in stems)
     boost = STEM_WEIGHT * matched / len(words)
     if _stem(stem.lower()) in stems:
@@ -273,7 +279,7 @@ def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Ter
     for r, fid in zip(ranked, ids, strict=True):
         scored = []
         for name, qualname, kind, signature, doc, line, end_line, summary in by_file.get(fid, []):
-            words = set(split_identifier(name)) | {name.lower()}
+            words = set(_split(name)) | {name.lower()}
             hit = len(words & wanted) + (2 if name.lower() in wanted else 0)
             top_level = (1 if "." not in qualname else 0) + (1 if kind in _DEFINITION_KINDS else 0)
             scored.append((hit, top_level, -line, {"name": qualname, "kind": kind, "line": line,

@@ -213,9 +213,16 @@ class LoadedProject:
         a, b = self.in_start[i], self.in_start[i + 1]
         return [self.in_src[k] for k in range(a, b) if self.in_kind[k] == EDGE_IMPORT]
 
-    def neighbours(self, i: int) -> list[tuple[int, float]]:
-        """Both directions: relevance flows from a file to what it uses and to what uses it."""
-        return self.out_edges(i) + [(j, 0.7 * w) for j, w in self.in_edges(i)]
+    def neighbours(self, i: int, limit: int | None = None) -> list[tuple[int, float]]:
+        """Both directions: relevance flows from a file to what it uses and to what uses it. With ``limit``,
+        only the first ``limit`` of that list are built (a hub imported by thousands costs no more)."""
+        a, b = self.out_start[i], self.out_start[i + 1]
+        c, d = self.in_start[i], self.in_start[i + 1]
+        if limit is not None:
+            b = min(b, a + limit)
+            d = min(d, c + max(0, limit - (b - a)))
+        return (list(zip(self.out_dst[a:b], self.out_w[a:b], strict=True))
+                + [(j, 0.7 * w) for j, w in zip(self.in_src[c:d], self.in_w[c:d], strict=True)])
 
     def memory_bytes(self) -> int:
         """Approximate heap held by this project (arrays, the path table, the id index, overview text)."""
