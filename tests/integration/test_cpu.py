@@ -14,7 +14,6 @@ import os
 import time
 from pathlib import Path
 
-
 from tests.conftest import DaemonProcess, wait_for
 from tests.integration.test_index_daemon import PROJECT, make_project
 from tests.integration.test_memory import make_large_project
