@@ -40,7 +40,6 @@ __all__ = [
     "ContextConfig",
     "DaemonConfig",
     "EnrichConfig",
-    "HooksConfig",
     "HttpConfig",
     "IndexConfig",
     "ResourcesConfig",
@@ -74,10 +73,9 @@ class HttpConfig:
 @dataclass(frozen=True, slots=True)
 class IndexConfig:
     max_file_bytes: int = 1 << 20
-    debounce_ms: int = 50
-    workers: int = 1
+    debounce_ms: int = 50  # the watcher's quiet window before a batch of changes becomes an update
+    workers: int = 2  # parse processes of a full build somebody waits for (background builds use one)
     nice: int = 10
-    max_files: int = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +89,6 @@ class ContextConfig:
     budget_tokens: int = 2000
     max_chars: int = 9500
     cache_entries: int = 256
-
-
-@dataclass(frozen=True, slots=True)
-class HooksConfig:
-    timeout_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +118,6 @@ _SECTIONS: dict[str, type] = {
     "index": IndexConfig,
     "resources": ResourcesConfig,
     "context": ContextConfig,
-    "hooks": HooksConfig,
     "enrich": EnrichConfig,
 }
 
@@ -139,7 +131,6 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
-    hooks: HooksConfig = field(default_factory=HooksConfig)
     enrich: EnrichConfig = field(default_factory=EnrichConfig)
     #: key -> "default" | "file:PATH" | "env:TREERAG_X" | "flag:--x"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -48,6 +48,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "Timeout",
+    "TooManyConnections",
     "TreeragError",
     "error_from_code",
 ]
@@ -200,6 +201,12 @@ class DiskFull(StoreError):
 
 class Timeout(TreeragError):
     code = "timeout"
+
+
+class TooManyConnections(TreeragError):
+    """The daemon already holds ``daemon.max_connections`` connections."""
+
+    code = "too_many_connections"
 
 
 class RemoteError(TreeragError):

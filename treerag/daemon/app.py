@@ -58,6 +58,7 @@ class ServerStats:
     protocol_errors: int = 0
     timeouts: int = 0
     refused: int = 0
+    refused_busy: int = 0  # connections past daemon.max_connections
     events_dropped: int = 0
 
     def statistics(self) -> dict[str, int]:

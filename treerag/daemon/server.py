@@ -23,7 +23,7 @@ import anyio
 from anyio.abc import SocketAttribute, TaskGroup
 
 from treerag.daemon.methods import RequestContext
-from treerag.errors import PermissionDenied, ProtocolError, TreeragError
+from treerag.errors import PermissionDenied, ProtocolError, TooManyConnections, TreeragError
 from treerag.protocol import ErrorReply, Event, Response, decoder_for, encode, framing_for_first_byte, parse_request
 
 if TYPE_CHECKING:
@@ -100,6 +100,9 @@ class Connection:
             if not self._peer_allowed():
                 await self._refuse()
                 return
+            if stats.connections_open > self.daemon.config.max_connections:
+                await self._refuse_busy()
+                return
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 try:
@@ -128,6 +131,17 @@ class Connection:
                        extra={"reason": "foreign_uid"})
         self.daemon.stats.refused += 1
         return False
+
+    async def _refuse_busy(self) -> None:
+        limit = self.daemon.config.max_connections
+        self.daemon.stats.refused_busy += 1
+        if self.daemon.stats.refused_busy in (1, 10, 100, 1000) or self.daemon.stats.refused_busy % 10_000 == 0:
+            logger.warning("refused a connection: %d already open (daemon.max_connections); %d refused so far",
+                           limit, self.daemon.stats.refused_busy, extra={"reason": "too_many_connections"})
+        err = TooManyConnections(f"the daemon already has {limit} connections open (daemon.max_connections); "
+                                 "try again")
+        with anyio.move_on_after(1):
+            await self.stream.send(encode(ErrorReply(None, err.code, str(err)), "jsonl"))
 
     async def _refuse(self) -> None:
         err = PermissionDenied("this treerag daemon serves only its own user")

@@ -240,6 +240,8 @@ def install(daemon: Daemon) -> None:
         max_file_bytes=int(get("index.max_file_bytes") or 1 << 20),
         nice=int(get("index.nice") or 10),
         idle_evict_s=60.0 * float(get("resources.idle_evict_minutes") or 10),
+        parse_workers=int(get("index.workers") or 2),
+        debounce_ms=int(get("index.debounce_ms") or 50),
     )
     cache = ContextCache(int(get("context.cache_entries") or 256))
     context = ContextService(manager, cache, default_budget=int(get("context.budget_tokens") or 2000),

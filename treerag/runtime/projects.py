@@ -116,11 +116,15 @@ class ProjectManager:
         max_file_bytes: int = 1 << 20,
         nice: int = 10,
         idle_evict_s: float = 600.0,
+        parse_workers: int = 2,
+        debounce_ms: int = 50,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.projects_dir = cache_dir / "projects"
         self.publish = publish
         self.max_file_bytes = max_file_bytes
+        self.parse_workers = parse_workers
+        self.debounce_ms = debounce_ms
         self.nice = nice
         self.clock = clock
         self.idle_evict_s = idle_evict_s
@@ -388,7 +392,8 @@ class ProjectManager:
         request = {"root": str(entry.root), "db": str(entry.db_path), "paths": paths,
                    "max_file_bytes": self.max_file_bytes, "nice": self.nice if paths is None else 0,
                    # a full build nobody waits for stays under half a core; updates and requested builds run free
-                   "cpu_share": BACKGROUND_CPU_SHARE if paths is None and not requested else None}
+                   "cpu_share": BACKGROUND_CPU_SHARE if paths is None and not requested else None,
+                   "parse_workers": self.parse_workers if paths is None and requested else 1}
         process = await anyio.open_process([sys.executable, "-m", "treerag.index.worker"],
                                            stdin=-1, stdout=-1, stderr=-1)
         self.worker_pids.add(process.pid)
@@ -486,7 +491,7 @@ class ProjectManager:
         rules = IgnoreRules(entry.root)
         with anyio.CancelScope() as scope:
             entry.watch_scope = scope
-            watcher = ProjectWatcher(entry.root, ignored=rules.ignored)
+            watcher = ProjectWatcher(entry.root, ignored=rules.ignored, debounce_ms=self.debounce_ms)
             entry.watcher = watcher
             try:
                 watcher.start(loaded.dirs or [""])
