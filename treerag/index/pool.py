@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
-__all__ = ["CRASHED", "ForkPool", "available_cpus"]
+__all__ = ["CRASHED", "ForkPool"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +50,6 @@ class _Crashed:
 
 CRASHED: Any = _Crashed()
 _PENDING: Any = object()
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 class ForkPool(Generic[T, R]):

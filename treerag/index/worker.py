@@ -128,9 +128,15 @@ def parse_workers(request: dict) -> int:  # type: ignore[type-arg]
         wanted = PARSE_WORKERS if request.get("paths") is None and not request.get("cpu_share") else 1
     if int(wanted) <= 1:
         return 1
-    from treerag.index.pool import available_cpus
-
     return max(1, min(int(wanted), available_cpus()))
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _ForwardLogs(logging.Handler):

@@ -139,12 +139,12 @@ def test_fork_pool_keeps_order_and_isolates_a_dying_item(capfd, caplog):
     ],
 )
 def test_parse_workers(request_, expected, monkeypatch):
-    monkeypatch.setattr("treerag.index.pool.available_cpus", lambda: 8)
+    monkeypatch.setattr("treerag.index.worker.available_cpus", lambda: 8)
     assert parse_workers(request_) == expected
 
 
 def test_parse_workers_never_exceed_the_cpus(monkeypatch):
-    monkeypatch.setattr("treerag.index.pool.available_cpus", lambda: 1)
+    monkeypatch.setattr("treerag.index.worker.available_cpus", lambda: 1)
     assert parse_workers({"paths": None, "parse_workers": 4}) == 1
 
 
