@@ -79,6 +79,7 @@ class ProjectMethods:
 
                 raise TreeragError("the task queue is full; try again later")
             return {"root": str(entry.root), "queued": True}
+        self.manager.touch(entry)  # the project somebody asked to index is the current one
         return await self.manager.index(entry)
 
     async def _index_background(self, entry: ProjectEntry) -> None:

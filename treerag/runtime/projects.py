@@ -485,16 +485,16 @@ class ProjectManager:
         from treerag.index.ignore import IgnoreRules
         from treerag.index.watcher import ProjectWatcher
 
-        loaded = entry.loaded
-        if loaded is None:
+        if entry.loaded is None:
             return
+        dirs = entry.loaded.dirs or [""]  # only the list: holding the hot set here would keep it alive
         rules = IgnoreRules(entry.root)
         with anyio.CancelScope() as scope:
             entry.watch_scope = scope
             watcher = ProjectWatcher(entry.root, ignored=rules.ignored, debounce_ms=self.debounce_ms)
             entry.watcher = watcher
             try:
-                watcher.start(loaded.dirs or [""])
+                watcher.start(dirs)
                 async for batch in watcher.changes():
                     rules_changed = False
                     for rel in batch.changed | batch.deleted:
