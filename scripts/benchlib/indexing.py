@@ -100,7 +100,8 @@ def _cold_index(corpus: corpora.Corpus, runs: int, ctags_version: str | None) ->
     label = f"{corpus.name} ({corpus.language}, {files} files)"
     raw = {"corpus": corpus.spec, "files": files, "symbols": report.get("symbols"), "walls_s": walls,
            "reported_s": reported, "ctags_walls_s": ctags_walls, "ctags": ctags_version, "db_bytes": db_bytes,
-           "tree_bytes": _tree_bytes(root), "bytecode_cached": True, "languages": report.get("languages"), "skipped": report.get("skipped")}
+           "tree_bytes": _tree_bytes(root), "bytecode_cached": True, "languages": report.get("languages"),
+           "skipped": report.get("skipped")}
     if ctags_walls:
         ct = statistics.median(ctags_walls)
         rows = [Row("index", f"cold index {label}, median of {runs}",

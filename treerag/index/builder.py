@@ -333,7 +333,8 @@ class _Batch:
         self.next_id += len(items)
         self.pending = []
         self.db.executemany(
-            "INSERT INTO files(id, path, language, size, mtime_ns, hash, flags, doc, summary) VALUES(?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO files(id, path, language, size, mtime_ns, hash, flags, doc, summary)"
+            " VALUES(?,?,?,?,?,?,?,?,?)",
             [(fid, fr.rel, fr.language, fr.size, fr.mtime_ns, fr.digest, fr.flags, fr.doc, fr.summary)
              for fid, fr in items],
         )
@@ -394,23 +395,26 @@ def _resolve_imports(db: Any, root: Path, changed_ids: list[int], *, all_files: 
     id_of = dict(db.execute("SELECT path, id FROM files"))
     resolver = ImportResolver(list(id_of), root)
     if all_files:
-        rows = db.execute("SELECT imports.rowid, files.path, files.language, target, line, names FROM imports "
-                          "JOIN files ON files.id = imports.file_id").fetchall()
+        rows = db.execute("SELECT imports.rowid, files.path, files.language, target, line, names, resolved "
+                          "FROM imports JOIN files ON files.id = imports.file_id").fetchall()
         db.execute("DELETE FROM edges WHERE kind=?", (EDGE_IMPORT,))
     else:
         rows = []
         for fid in changed_ids:
-            rows += db.execute("SELECT imports.rowid, files.path, files.language, target, line, names FROM imports "
-                               "JOIN files ON files.id = imports.file_id WHERE file_id=?", (fid,)).fetchall()
+            rows += db.execute("SELECT imports.rowid, files.path, files.language, target, line, names, resolved "
+                               "FROM imports JOIN files ON files.id = imports.file_id WHERE file_id=?",
+                               (fid,)).fetchall()
             db.execute("DELETE FROM edges WHERE src=? AND kind=?", (fid, EDGE_IMPORT))
     from treerag.index.model import Import
 
     updates = []
     edges: dict[tuple[int, int], float] = {}
-    for rowid, path, language, target, line, names in rows:
+    for rowid, path, language, target, line, names, resolved in rows:
         imp = Import(target=target, line=line, names=names.split() if names else [])
         targets = [id_of[p] for p in resolver.resolve_all(path, language, imp) if p in id_of and p != path]
-        updates.append((targets[0] if targets else None, rowid))
+        first = targets[0] if targets else None
+        if first != resolved:  # most imports of a first build resolve to nothing, as they already say
+            updates.append((first, rowid))
         for dst in targets:
             key = (id_of[path], dst)
             edges[key] = edges.get(key, 0.0) + 1.0

@@ -35,7 +35,8 @@ _GENERATED_PATH = re.compile(r"(_pb2\.py|\.pb\.go|\.generated\.\w+|_generated\.\
 _PATH_SEPARATORS = re.compile(r"[/._\-]")
 
 Parse = Callable[[str, bytes], ParsedFile]
-SymbolRow = tuple[str, str, str, str, str, int, int, str]  # name, qualname, kind, signature, doc, line, end_line, summary
+# name, qualname, kind, signature, doc, line, end_line, summary
+SymbolRow = tuple[str, str, str, str, str, int, int, str]
 
 
 class FileRows(NamedTuple):

@@ -128,7 +128,8 @@ def extract(spec: LanguageSpec, rel_path: str, data: bytes) -> ParsedFile:
     symbols = _symbols(spec, definitions, data, _LeadingComments(tags["comment"], data))
     defined = {symbol.name for symbol in symbols}
     # Many nodes, few distinct names: decode each name once.
-    references = {raw.decode("utf-8", "replace") for raw in {node.text for node in tags["reference"]} if raw is not None}
+    raw_names = {node.text for node in tags["reference"]}
+    references = {raw.decode("utf-8", "replace") for raw in raw_names if raw is not None}
     return ParsedFile(
         language=spec.name,
         symbols=symbols,
