@@ -390,7 +390,7 @@ class ProjectManager:
     async def _run_worker(self, entry: ProjectEntry, paths: list[str] | None, requested: bool) -> dict[str, Any]:
         entry.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         request = {"root": str(entry.root), "db": str(entry.db_path), "paths": paths,
-                   "max_file_bytes": self.max_file_bytes, "nice": self.nice if paths is None else 0,
+                   "max_file_bytes": self.max_file_bytes, "nice": self.nice if paths is None and not requested else 0,
                    # a full build nobody waits for stays under half a core; updates and requested builds run free
                    "cpu_share": BACKGROUND_CPU_SHARE if paths is None and not requested else None,
                    "parse_workers": self.parse_workers if paths is None and requested else 1}
