@@ -8,30 +8,13 @@ make prompt ranking find what the words alone do not.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import wait_for
 from tests.integration.test_index_daemon import make_project, query, treerag
-
-
-def call(sock: Path, method: str, params: dict[str, Any] | None = None) -> Any:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(str(sock))
-        s.sendall((json.dumps({"id": 1, "method": method, "params": params or {}}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    reply = json.loads(buf)
-    assert "result" in reply, reply
-    return reply["result"]
 
 
 def configure(fake: Any, extra: str = "") -> None:
@@ -43,8 +26,8 @@ def configure(fake: Any, extra: str = "") -> None:
     )
 
 
-def status(sock: Path) -> dict[str, Any]:
-    return dict(call(sock, "enrich.status"))
+def status(daemon: Any) -> dict[str, Any]:
+    return dict(daemon.call("enrich.status"))
 
 
 def chats(fake: Any) -> list[Any]:
@@ -57,18 +40,18 @@ def test_project_enriched_most_important_first(daemon_factory, fake_openai, tmp_
     project = make_project(tmp_path / "shop")
     out = treerag("index", str(project), "--json", sock=daemon.socket)
     assert out.returncode == 0, out.stderr
-    started = call(daemon.socket, "enrich.start", {"path": str(project)})
+    started = daemon.call("enrich.start", path=str(project))
     assert started["queued"] > 0, started
-    assert wait_for(lambda: call(daemon.socket, "enrich.status")["backlog"] == 0
-                    and call(daemon.socket, "enrich.status")["done"] >= started["queued"], timeout=20)
-    status = call(daemon.socket, "enrich.status")
+    assert wait_for(lambda: daemon.call("enrich.status")["backlog"] == 0
+                    and daemon.call("enrich.status")["done"] >= started["queued"], timeout=20)
+    status = daemon.call("enrich.status")
     assert status["requests"] >= 1 and status["breaker"] == "closed", status
     assert fake_openai.requests
     sent = len(fake_openai.requests)
-    again = call(daemon.socket, "enrich.start", {"path": str(project)})
+    again = daemon.call("enrich.start", path=str(project))
     assert again["queued"] == 0
     assert len(fake_openai.requests) == sent
-    assert call(daemon.socket, "ping") is not None
+    assert daemon.call("ping") is not None
 
 
 def test_cli_enrich_and_queue_show_enrichment(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -78,7 +61,7 @@ def test_cli_enrich_and_queue_show_enrichment(daemon_factory, fake_openai, tmp_p
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
     out = treerag("enrich", str(project), sock=daemon.socket)
     assert out.returncode == 0 and out.stdout.startswith("queued "), (out.stdout, out.stderr)
-    assert wait_for(lambda: call(daemon.socket, "enrich.status")["backlog"] == 0, timeout=20)
+    assert wait_for(lambda: daemon.call("enrich.status")["backlog"] == 0, timeout=20)
     out = treerag("queue", sock=daemon.socket)
     assert out.returncode == 0, out.stderr
     assert "enrichment openai/m: backlog 0" in out.stdout, out.stdout
@@ -92,11 +75,11 @@ def test_indexing_queues_automatically_and_summaries_reach_query_and_context(  #
     daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["done"] >= 5 and status(daemon.socket)["backlog"] == 0, timeout=20)
+    assert wait_for(lambda: status(daemon)["done"] >= 5 and status(daemon)["backlog"] == 0, timeout=20)
     first = chats(fake_openai)[0].nodes
     assert first[0]["path"] == "shop/cli.py", [n["path"] for n in first]  # the entry point goes first
     assert "sk-live" not in fake_openai.bodies_text()  # the .env secret is never indexed, never sent
-    per_project = status(daemon.socket)["projects"][str(project.resolve())]
+    per_project = status(daemon)["projects"][str(project.resolve())]
     assert per_project["done"] >= 5 and per_project["failed"] == 0, per_project
     # the remote summary feeds FTS: a word only the summary has now finds the file
     assert query(daemon.socket, project, "zebra invoices")[:1] == ["shop/pricing.py"]
@@ -113,15 +96,15 @@ def test_an_edit_sends_only_the_edited_file_again(daemon_factory, fake_openai, t
     daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["done"] >= 5, timeout=20)
-    assert call(daemon.socket, "project.tree", {"path": str(project)})  # loaded, so watched
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["done"] >= 5, timeout=20)
+    assert daemon.call("project.tree", path=str(project))  # loaded, so watched
     sent = len(chats(fake_openai))
     (project / "shop" / "pricing.py").write_text('"""Prices."""\n\ndef price_of(item):\n    return item.price\n')
     assert wait_for(lambda: len(chats(fake_openai)) > sent, timeout=15)
     time.sleep(1.0)  # anything else that was going to be sent has been by now
     again = chats(fake_openai)[sent:]
     assert {n["path"] for r in again for n in r.nodes} == {"shop/pricing.py"}
-    assert call(daemon.socket, "enrich.start", {"path": str(project)})["queued"] == 0  # nothing left to do
+    assert daemon.call("enrich.start", path=str(project))["queued"] == 0  # nothing left to do
 
 
 def test_pause_holds_the_backlog_and_resume_sends_it(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -130,11 +113,11 @@ def test_pause_holds_the_backlog_and_resume_sends_it(daemon_factory, fake_openai
     assert treerag("queue", "pause", sock=daemon.socket).returncode == 0
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["backlog"] >= 5, timeout=10), status(daemon.socket)
+    assert wait_for(lambda: status(daemon)["backlog"] >= 5, timeout=10), status(daemon)
     time.sleep(0.5)
-    assert chats(fake_openai) == [] and status(daemon.socket)["paused"] is True
+    assert chats(fake_openai) == [] and status(daemon)["paused"] is True
     assert treerag("queue", "resume", sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["done"] >= 5, timeout=20)
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["done"] >= 5, timeout=20)
     assert treerag("queue", "drain", sock=daemon.socket).returncode == 0
 
 
@@ -148,14 +131,14 @@ def test_a_failing_endpoint_opens_the_breaker_and_a_timer_lets_the_probe_through
     daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["breaker"] == "open", timeout=20), status(daemon.socket)
-    opened = status(daemon.socket)
+    assert wait_for(lambda: status(daemon)["breaker"] == "open", timeout=20), status(daemon)
+    opened = status(daemon)
     assert "429" in opened["last_error"] and opened["backlog"] >= 5 and opened["failed"] == 0, opened
     assert fake_openai.pending == 0
     # no user action from here: the runner's one timer wakes it after the cool-down
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["done"] >= 5, timeout=20)
-    assert status(daemon.socket)["breaker"] == "closed"
-    assert call(daemon.socket, "ping") is not None
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["done"] >= 5, timeout=20)
+    assert status(daemon)["breaker"] == "closed"
+    assert daemon.call("ping") is not None
     log = daemon.log.read_text()
     assert "enrichment resumed" in log, log[-2000:]
 
@@ -170,11 +153,11 @@ def test_malformed_replies_and_timeouts_are_reported_and_the_daemon_stays_health
     daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert call(daemon.socket, "enrich.start", {"path": str(project)})["queued"] >= 5
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["done"] >= 5, timeout=40)
-    final = status(daemon.socket)
+    assert daemon.call("enrich.start", path=str(project))["queued"] >= 5
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["done"] >= 5, timeout=40)
+    final = status(daemon)
     assert final["last_error"] and final["failed"] == 0, final  # errors were reported, nothing was lost
-    assert call(daemon.socket, "ping") is not None and query(daemon.socket, project, "cart")
+    assert daemon.call("ping") is not None and query(daemon.socket, project, "cart")
 
 
 def test_a_killed_worker_costs_one_retry_not_the_files(daemon_factory, fake_openai, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -187,7 +170,7 @@ def test_a_killed_worker_costs_one_retry_not_the_files(daemon_factory, fake_open
     daemon = daemon_factory(env={"FAKE_KEY": "test-token"})
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert call(daemon.socket, "enrich.start", {"path": str(project)})["queued"] >= 5
+    assert daemon.call("enrich.start", path=str(project))["queued"] >= 5
 
     def enrich_worker() -> Any:
         for child in psutil.Process(daemon.pid).children(recursive=True):
@@ -198,10 +181,10 @@ def test_a_killed_worker_costs_one_retry_not_the_files(daemon_factory, fake_open
     worker = wait_for(enrich_worker, timeout=10)
     assert worker is not None and wait_for(lambda: len(chats(fake_openai)) >= 1, timeout=10)
     worker.kill()
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["done"] >= 5, timeout=30)
-    final = status(daemon.socket)
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["done"] >= 5, timeout=30)
+    final = status(daemon)
     assert "died" in final["last_error"] and final["failed"] == 0, final
-    failed = call(daemon.socket, "queue.status")["failed_tasks"]
+    failed = daemon.call("queue.status")["failed_tasks"]
     assert any(f["kind"] == "enrich" for f in failed), failed
 
 
@@ -225,14 +208,14 @@ def test_embeddings_let_prompt_ranking_find_what_the_words_do_not(daemon_factory
     project = make_project(tmp_path / "books", files)
     prompt = "which module charges the pinniped levies?"
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["embedded"] >= 4 and status(daemon.socket)["backlog"] == 0,
-                    timeout=20), status(daemon.socket)
+    assert wait_for(lambda: status(daemon)["embedded"] >= 4 and status(daemon)["backlog"] == 0,
+                    timeout=20), status(daemon)
     assert query(daemon.socket, project, prompt)[:1] != ["app/ledger.py"]  # the words alone do not find it
     out = treerag("context", str(project), "--prompt", prompt, sock=daemon.socket)
     assert out.returncode == 0, out.stderr
     listed = [line[2:].split(" ")[0] for line in out.stdout.splitlines() if line.startswith("- ")]
     assert listed[:1] == ["app/ledger.py"], out.stdout
-    vectors = status(daemon.socket)["vectors"]
+    vectors = status(daemon)["vectors"]
     assert vectors["used"] >= 1, vectors
     embeds = [r for r in fake_openai.requests if r.path.endswith("/embeddings")]
     assert any(prompt in r.body["input"] for r in embeds)  # the prompt itself was embedded
@@ -244,7 +227,7 @@ def test_reading_a_file_moves_it_to_the_front_of_the_queue(daemon_factory, fake_
     assert treerag("queue", "pause", sock=daemon.socket).returncode == 0
     project = make_project(tmp_path / "shop")
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["backlog"] >= 5, timeout=10)
+    assert wait_for(lambda: status(daemon)["backlog"] >= 5, timeout=10)
     # the least important file by the queue's own measure (no importers, not an entry point)
     assert treerag("context", str(project), "--file", "tests/test_cart.py", sock=daemon.socket).returncode == 0
     assert treerag("queue", "resume", sock=daemon.socket).returncode == 0
@@ -258,9 +241,9 @@ def test_budget_stops_dispatch_and_says_when_it_resumes(daemon_factory, fake_ope
     files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
     project = make_project(tmp_path / "many", files)
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["requests"] >= 1, timeout=10)
+    assert wait_for(lambda: status(daemon)["requests"] >= 1, timeout=10)
     time.sleep(0.5)
-    spent = status(daemon.socket)
+    spent = status(daemon)
     assert len(chats(fake_openai)) == 1 and spent["backlog"] >= 4, spent  # one batch of 8, then the budget
     assert spent["requests_per_hour_left"] == 0 and spent["wake_in_s"] > 3000, spent
 
@@ -273,7 +256,7 @@ def test_denied_globs_and_secrets_never_leave_the_machine(daemon_factory, fake_o
              "shop/cart.py": "from shop.pricing import DISCOUNT_RATE\n"}
     project = make_project(tmp_path / "shop", files)
     assert treerag("index", str(project), sock=daemon.socket).returncode == 0
-    assert wait_for(lambda: status(daemon.socket)["backlog"] == 0 and status(daemon.socket)["skipped"] >= 1, timeout=20)
+    assert wait_for(lambda: status(daemon)["backlog"] == 0 and status(daemon)["skipped"] >= 1, timeout=20)
     body = fake_openai.bodies_text()
     assert "do-not-send-me" not in body and "AKIAABCDEFGHIJKLMNOP" not in body
     assert "shop/cart.py" in body
