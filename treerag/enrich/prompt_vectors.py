@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from treerag.enrich.limits import CircuitBreaker
 from treerag.enrich.providers.base import EmbeddingProvider, Usage
 
 if TYPE_CHECKING:
@@ -39,21 +40,18 @@ class PromptEmbedder:
     ) -> None:
         self.provider = provider
         self.timeout_s = timeout_s
-        self.failures_to_open = failures_to_open
-        self.open_for_s = open_for_s
-        self._clock = clock
-        self._failures = 0
-        self._open_until = 0.0
+        # open_for_s is also the ceiling: a prompt-time endpoint is retried every minute, never less often
+        self.breaker = CircuitBreaker(failures_to_open, open_for_s, open_for_s, clock=clock)
         self.calls = 0
         self.skipped = 0
 
     @property
     def is_open(self) -> bool:
-        return self._clock() < self._open_until
+        return self.breaker.state == CircuitBreaker.OPEN
 
     async def embed(self, text: str) -> list[float] | None:
         """The prompt's vector, or None (deadline passed, error, breaker open)."""
-        if self.is_open:
+        if not self.breaker.allow():
             self.skipped += 1
             return None
         self.calls += 1
@@ -66,13 +64,12 @@ class PromptEmbedder:
             except Exception as exc:  # any provider failure: rank without vectors
                 logger.debug("prompt embedding failed: %s", exc)
         if result:
-            self._failures = 0
+            self.breaker.success()
             return result[0]
-        self._failures += 1
-        if self._failures >= self.failures_to_open:
-            self._open_until = self._clock() + self.open_for_s
-            self._failures = 0
-            logger.info("enrich: embeddings endpoint failing; prompt vectors off for %.0f s", self.open_for_s)
+        before = self.breaker.state
+        self.breaker.failure(transient=True)
+        if self.breaker.state == CircuitBreaker.OPEN and before != CircuitBreaker.OPEN:
+            logger.info("enrich: embeddings endpoint failing; prompt vectors off for %.0f s", self.breaker.base_cooldown_s)
         return None
 
 
