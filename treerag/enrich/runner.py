@@ -75,7 +75,7 @@ def _embeddings_wanted(config: Any) -> bool:
 def _missing_paths(db: Path, config: Any, paths: Iterable[str] | None) -> tuple[dict[str, int], list[str]]:
     """Priorities of the files that still need a summary and/or a vector from the configured
     providers, and which of ``paths`` are no longer indexed."""
-    from treerag.enrich.worker import embedding_model
+    from treerag.enrich.providers import embedding_model
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:

@@ -189,13 +189,6 @@ def _summarise(db: sqlite3.Connection, config: Any, provider: Any, todo: list[An
     return {rel for rel, n in got.items() if n >= wanted.get(rel, 0)}
 
 
-def embedding_model(config: Any) -> str:
-    """The model name embeddings are stored under (the local model has a default)."""
-    if config.embeddings_provider in ("sentence-transformers", "local_model"):
-        return config.embeddings_model or "all-MiniLM-L6-v2"
-    return config.embeddings_model
-
-
 def embedding_text(rel: str, summary: str, excerpt: str) -> str:
     return f"{rel}\n{summary}\n{excerpt[:EMBED_CHARS]}".strip()
 
@@ -203,6 +196,7 @@ def embedding_text(rel: str, summary: str, excerpt: str) -> str:
 def _embed(db: sqlite3.Connection, config: Any, provider: Any, files: dict[str, tuple[int, str, str]],
            usage: Any, report: dict[str, Any]) -> set[str]:
     """Vectors for the files whose content hash has none yet; returns the files that have one now."""
+    from treerag.enrich.providers import embedding_model
     from treerag.enrich.providers.base import ProviderError
     from treerag.enrich.vectors import put_vectors
 

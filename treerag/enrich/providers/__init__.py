@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from treerag.config import EnrichConfig
     from treerag.enrich.providers.base import EmbeddingProvider, SummaryProvider
 
-__all__ = ["api_key_for", "make_embedding_provider", "make_summary_provider"]
+__all__ = ["api_key_for", "embedding_model", "make_embedding_provider", "make_summary_provider"]
+
+LOCAL_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 _NOTHING = frozenset({"local", "none", ""})
 
@@ -76,8 +78,15 @@ def make_embedding_provider(config: EnrichConfig, *, api_key: str | None = None)
     if name in ("sentence-transformers", "local_model"):
         from treerag.enrich.providers.local_model import SentenceTransformerProvider
 
-        return SentenceTransformerProvider(config.embeddings_model or "all-MiniLM-L6-v2")
+        return SentenceTransformerProvider(embedding_model(config))
     raise ConfigError(
         f"enrich.embeddings_provider: unknown provider {name!r} (choose none, openai or sentence-transformers)",
         key="enrich.embeddings_provider",
     )
+
+
+def embedding_model(config: EnrichConfig) -> str:
+    """The model name vectors are stored under (the local model has a default)."""
+    if config.embeddings_provider in ("sentence-transformers", "local_model"):
+        return config.embeddings_model or LOCAL_EMBEDDING_MODEL
+    return config.embeddings_model
