@@ -20,12 +20,13 @@ spread fan-out, not by the size of the repository.
 from __future__ import annotations
 
 import functools
+import heapq
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from treerag.index.graph import spread
-from treerag.index.store import split_identifier
+from treerag.index.store import FLAG_GENERATED, FLAG_TEST, split_identifier
 
 # Names and path parts repeat from prompt to prompt: their sub-words are worth remembering (bounded).
 _split = functools.lru_cache(maxsize=4096)(lambda name: tuple(split_identifier(name)))
@@ -44,11 +45,14 @@ STEM_WEIGHT = 0.5  # the text spells out the file's name
 DIR_WEIGHT = 0.15  # … or the name of one of its two nearest directories
 SPREAD_DECAY = 0.35
 SPREAD_FANOUT = 30  # edges followed out of one file per hop
+SPREAD_BREADTH = 60  # files the second hop spreads from (the strongest the first reached)
 SPREAD_WEIGHT = 0.6
 PRIOR_WEIGHT = 0.15
 VECTOR_WEIGHT = 1.0  # cosine of the prompt and file embeddings, when there are any
 BODY_WEIGHT = 0.4  # BM25 over the whole file text (relative to the best hit), for words only a body holds
 BODY_LIMIT = 50
+COMMON_SHARE = 0.33  # a word in more of the files than this says little about any and costs the most to rank
+COMMON_FLOOR = 500  # … but below this many files a word is cheap whatever its share
 TEST_PENALTY = 0.45  # tests, unless the text is about tests
 TEST_BOOST = 1.0  # tests, when it is
 HEADER_PENALTY = 1.0
@@ -151,9 +155,9 @@ def rank_files(
     seeds: dict[int, float] = {}
 
     # 1. lexical: names, signatures, docstrings; then the whole text of each file, weighted less
-    match = fts_query(terms.words)
-    for hits, weight in ((project.store.search(match, FTS_LIMIT), 1.0),
-                         (project.store.search_bodies(match, BODY_LIMIT), BODY_WEIGHT)):
+    name_words, body_words = _selective(project, terms.words)
+    for hits, weight in ((project.store.search(fts_query(name_words), FTS_LIMIT), 1.0),
+                         (project.store.search_bodies(fts_query(body_words), BODY_LIMIT), BODY_WEIGHT)):
         if hits:
             top = max(score for _, score in hits) or 1.0
             for file_id, score in hits:
@@ -180,27 +184,51 @@ def rank_files(
     # 3. graph spread from the strongest seeds
     strongest = dict(sorted(seeds.items(), key=lambda kv: -kv[1])[:SEEDS])
     spread_scores = spread(strongest, lambda n: project.neighbours(n, SPREAD_FANOUT), hops=2, decay=SPREAD_DECAY,
-                           fanout=SPREAD_FANOUT)
+                           fanout=SPREAD_FANOUT, breadth=SPREAD_BREADTH)
 
     # 4. prior and penalties
-    max_rank = max(project.rank) if len(project.rank) else 1.0
+    prior = PRIOR_WEIGHT / (project.max_rank or 1.0)
+    rank, flags, test_factor = project.rank, project.flags, TEST_BOOST if terms.about_tests else TEST_PENALTY
     final: dict[int, float] = {}
     for i, score in spread_scores.items():
-        value = (seeds.get(i, 0.0) + SPREAD_WEIGHT * (score - strongest.get(i, 0.0))
-                 + PRIOR_WEIGHT * project.rank[i] / (max_rank or 1.0))
-        if project.is_test(i):
-            value *= TEST_BOOST if terms.about_tests else TEST_PENALTY
-        if project.is_generated(i):
+        value = seeds.get(i, 0.0) + SPREAD_WEIGHT * (score - strongest.get(i, 0.0)) + prior * rank[i]
+        if flags[i] & FLAG_TEST:
+            value *= test_factor
+        if flags[i] & FLAG_GENERATED:
             value *= 0.3
         final[i] = value
     _prefer_definitions(project, final)
-    ordered = sorted(final.items(), key=lambda kv: (-kv[1], project.paths[kv[0]]))[:limit]
+    paths = project.paths
+    ordered = heapq.nsmallest(limit, final.items(), key=lambda kv: (-kv[1], paths[kv[0]]))
     if not ordered:
         return []
     best = ordered[0][1] or 1.0
     ranked = [RankedFile(i, project.paths[i], round(score / best, 4)) for i, score in ordered]
     _attach_symbols(project, ranked, terms)
     return ranked
+
+
+def _selective(project: LoadedProject, words: list[str]) -> tuple[list[str], list[str]]:
+    """The words worth a BM25 search of the names index and of the body index.
+
+    BM25 scores every file a word occurs in, so a word in a third of the files ("test" in django's
+    tests) costs more than all the others together while its weight is near zero: such words are left
+    out, unless every word is that common (then the two rarest stay). A word in fewer than
+    ``COMMON_FLOOR`` files always stays: it costs little. Document counts are a cheap count each,
+    remembered for the life of the loaded project."""
+    counts = project.term_counts
+    missing = [w for w in words if w not in counts and w.isalnum()]
+    if missing:
+        if len(counts) > 4096:
+            counts.clear()
+        counts.update(project.store.document_counts(missing))
+    ceiling = max(COMMON_FLOOR, COMMON_SHARE * project.files)
+    words = [w for w in words if w in counts]
+    chosen = []
+    for column in (0, 1):
+        kept = [w for w in words if counts[w][column] <= ceiling]
+        chosen.append(kept or sorted(words, key=lambda w: counts[w][column])[:2])
+    return chosen[0], chosen[1]
 
 
 def _add_named_symbols(project: LoadedProject, terms: Terms, seeds: dict[int, float]) -> None:
@@ -217,7 +245,7 @@ def _add_named_symbols(project: LoadedProject, terms: Terms, seeds: dict[int, fl
     marks = ",".join("?" * len(names))
     definers: dict[str, set[int]] = {}
     for file_id, name in project.store.db.execute(
-        f"SELECT DISTINCT file_id, name FROM symbols WHERE name IN ({marks}) COLLATE NOCASE LIMIT 400", names
+        f"SELECT DISTINCT file_id, name FROM symbols WHERE name COLLATE NOCASE IN ({marks}) LIMIT 400", names
     ):
         i = project.index_of_id.get(file_id)
         if i is not None:
@@ -229,7 +257,18 @@ def _add_named_symbols(project: LoadedProject, terms: Terms, seeds: dict[int, fl
 
 
 def _path_name_boost(path: str, stems: set[str]) -> float:
-    """How much of the file's own name (and its directories' names) the text spells out.
+    """How much of the file's own name (and its directories' names) the text spells out."""
+    words, whole, dirs = _name_stems(path)
+    if whole in stems:
+        boost = STEM_WEIGHT
+    else:
+        boost = STEM_WEIGHT * sum(1 for w in words if w in stems) / len(words)
+    return boost + DIR_WEIGHT * sum(1 for d in dirs if d in stems)
+
+
+@functools.lru_cache(maxsize=2048)  # the same files are seeds of prompt after prompt
+def _name_stems(path: str) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """The stems of a file's name words, of its whole name and of its two nearest directories.
 
     A module file (``index.js``, ``mod.rs``, ``__init__.py``) is named by its directory.
     """
@@ -239,19 +278,20 @@ def _path_name_boost(path: str, stems: set[str]) -> float:
     if stem.lower() in _MODULE_FILES and dirs:
         stem = dirs.pop()
     words = [w for w in _split(stem) if len(w) > 1] or [stem.lower()]
-    matched = sum(1 for w in words if _stem(w) in stems)
-    boost = STEM_WEIGHT * matched / len(words)
-    if _stem(stem.lower()) in stems:
-        boost = STEM_WEIGHT
-    boost += DIR_WEIGHT * sum(1 for d in dirs[-2:] if _stem(d.lower()) in stems)
-    return boost
+    return tuple(_stem(w) for w in words), _stem(stem.lower()), tuple(_stem(d.lower()) for d in dirs[-2:])
 
 
 def _prefer_definitions(project: LoadedProject, final: dict[int, float]) -> None:
     """A C/C++ header competing with its own implementation file yields to it: behaviour lives there."""
+    c_family = project.c_family_languages
+    if not c_family:
+        return
     sources = set()
     headers = []
+    language = project.language
     for i in final:
+        if language[i] not in c_family:
+            continue
         name = project.paths[i].rsplit("/", 1)[-1]
         stem, _, ext = name.rpartition(".")
         if ext in _SOURCE_EXTS:
@@ -273,18 +313,34 @@ def _path_matches(project: LoadedProject, path: str) -> list[int]:
 
 
 def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Terms, per_file: int = 6) -> None:
+    """Each file's ``per_file`` symbols that the text names best (then top-level definitions first), in line
+    order; chosen inside SQLite, so a file of a thousand test methods costs no Python per symbol.
+
+    A symbol scores one for each wanted word its name contains (words of three letters or more) and two
+    more when its name is a wanted word."""
     ids = [project.ids[r.index] for r in ranked]
-    by_file = project.store.symbols_for(ids)
-    wanted = set(terms.words) | {i.lower() for i in terms.identifiers}
+    wanted = sorted(set(terms.words) | {i.lower() for i in terms.identifiers})
+    inside = [w for w in wanted if len(w) >= 3][:40]
+    hit = " + ".join(["(name LIKE ? ESCAPE '\\')"] * len(inside) + ["0"])  # LIKE: case-blind, no copies
+    exact = ",".join("?" * len(wanted)) or "NULL"
+    kinds = ",".join(f"'{k}'" for k in sorted(_DEFINITION_KINDS))
+    files = ",".join("?" * len(ids))
+    by_file: dict[int, list[dict[str, Any]]] = {fid: [] for fid in ids}
+    for fid, qualname, kind, line, end_line, signature, doc, summary in project.store.db.execute(
+        f"""SELECT file_id, qualname, kind, line, end_line, signature, doc, summary FROM symbols WHERE id IN (
+              SELECT id FROM (
+                SELECT id, row_number() OVER (PARTITION BY file_id ORDER BY hit DESC, top DESC, line) AS n FROM (
+                  SELECT id, file_id, line, {hit} + 2 * (name COLLATE NOCASE IN ({exact})) AS hit,
+                         (instr(qualname, '.') = 0) + (kind IN ({kinds})) AS top
+                  FROM symbols WHERE file_id IN ({files})))
+              WHERE n <= ?) ORDER BY file_id, line""",
+        [*(f"%{_like_escape(w)}%" for w in inside), *wanted, *ids, per_file],
+    ):
+        by_file[fid].append({"name": qualname, "kind": kind, "line": line, "end_line": end_line,
+                             "signature": signature, "doc": doc, "summary": summary})
     for r, fid in zip(ranked, ids, strict=True):
-        scored = []
-        for name, qualname, kind, signature, doc, line, end_line, summary in by_file.get(fid, []):
-            words = set(_split(name)) | {name.lower()}
-            hit = len(words & wanted) + (2 if name.lower() in wanted else 0)
-            top_level = (1 if "." not in qualname else 0) + (1 if kind in _DEFINITION_KINDS else 0)
-            scored.append((hit, top_level, -line, {"name": qualname, "kind": kind, "line": line,
-                                                     "end_line": end_line, "signature": signature, "doc": doc,
-                                                     "summary": summary}))
-        scored.sort(key=lambda t: (-t[0], -t[1], -t[2]))
-        chosen = [s[3] for s in scored[:per_file]]
-        r.symbols = sorted(chosen, key=lambda s: s["line"])
+        r.symbols = by_file[fid]
+
+
+def _like_escape(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -97,6 +97,14 @@ def _insert(db: sqlite3.Connection, rows: list[tuple[int, str]], links: list[tup
     db.executemany("INSERT INTO body_rows(file_id, body_id) VALUES(?, ?)", links)
 
 
+def count_bodies(db: sqlite3.Connection, match: str) -> int:
+    """Body rows matching ``match`` (stale ones included: at most a quarter of them, see ``compact``)."""
+    try:
+        return int(db.execute("SELECT count(*) FROM body WHERE body MATCH ?", (match,)).fetchone()[0])
+    except sqlite3.OperationalError:  # an index made before this table existed, or a refused query
+        return 0
+
+
 def search_bodies(db: sqlite3.Connection, match: str, limit: int) -> list[tuple[int, float]]:
     """BM25 over whole files: [(file id, score)] best first (higher is better); stale rows never match.
 

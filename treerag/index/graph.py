@@ -7,6 +7,7 @@ spread, which touches only the neighbourhood of the seed files).
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import operator
 from collections import defaultdict
@@ -70,10 +71,14 @@ def spread(
     hops: int = 2,
     decay: float = 0.5,
     fanout: int = 40,
+    breadth: int | None = None,
 ) -> dict[int, float]:
     """Spread seed scores along edges for a few hops (personalised-PageRank style, truncated).
 
-    Cost is bounded by ``len(seeds) * fanout ** hops``, independent of the repository size.
+    Each hop spreads from the ``breadth`` strongest nodes reached by the one before (all of them when
+    None): past the first hop the frontier is hundreds of nodes whose shares are too small to move a
+    ranking. Cost is bounded by ``len(seeds) * fanout + breadth * fanout * (hops - 1)``, independent of
+    the repository size.
     """
     scores: dict[int, float] = defaultdict(float)
     for node, score in seeds.items():
@@ -85,10 +90,12 @@ def spread(
             adj = neighbours(node)
             if not adj:
                 continue
-            total = sum(w for _, w in adj[:fanout]) or 1.0
-            for other, weight in adj[:fanout]:
-                nxt[other] += decay * score * weight / total
+            adj = adj[:fanout]
+            share = decay * score / (sum(w for _, w in adj) or 1.0)
+            for other, weight in adj:
+                nxt[other] += share * weight
         for node, score in nxt.items():
             scores[node] += score
-        frontier = nxt
+        frontier = nxt if breadth is None or len(nxt) <= breadth else dict(
+            heapq.nlargest(breadth, nxt.items(), key=operator.itemgetter(1)))
     return dict(scores)

@@ -169,6 +169,7 @@ class LoadedProject:
     built_at: float
     loaded_at: float = field(default_factory=time.time)
     overview: dict[str, str] = field(default_factory=dict)
+    term_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # ranking's document counts
 
     @property
     def files(self) -> int:
@@ -181,6 +182,15 @@ class LoadedProject:
     @cached_property
     def test_indices(self) -> array:  # type: ignore[type-arg]
         return array("i", (i for i in range(self.files) if self.flags[i] & FLAG_TEST))
+
+    @cached_property
+    def max_rank(self) -> float:
+        return max(self.rank) if len(self.rank) else 0.0
+
+    @cached_property
+    def c_family_languages(self) -> frozenset[int]:
+        """Language codes of C and C++ files, whose headers and sources ranking tells apart."""
+        return frozenset(code for code, name in enumerate(self.language_names) if name in ("c", "cpp"))
 
     def is_test(self, i: int) -> bool:
         return bool(self.flags[i] & FLAG_TEST)

@@ -78,6 +78,7 @@ CREATE TABLE symbols(
 );
 CREATE INDEX symbols_file ON symbols(file_id);
 CREATE INDEX symbols_name ON symbols(name);
+CREATE INDEX symbols_name_nocase ON symbols(name COLLATE NOCASE);
 CREATE TABLE imports(
     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     target TEXT NOT NULL, line INTEGER NOT NULL, names TEXT NOT NULL DEFAULT '', resolved INTEGER
@@ -211,8 +212,11 @@ class Store:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise StoreCorrupt(str(self.path), f"schema version {row[0] if row else '?'} != {SCHEMA_VERSION}")
-        if "body_rows" not in tables and not self.readonly:  # an index from before whole-file search
-            db.executescript(BODY_SCHEMA)
+        if not self.readonly:
+            if "body_rows" not in tables:  # an index from before whole-file search
+                db.executescript(BODY_SCHEMA)
+            # an index from before case-blind name lookups (a prompt's "queryset" names class QuerySet)
+            db.execute("CREATE INDEX IF NOT EXISTS symbols_name_nocase ON symbols(name COLLATE NOCASE)")
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":
             raise StoreCorrupt(str(self.path), f"integrity check failed: {check[0] if check else '?'}")
@@ -286,6 +290,20 @@ class Store:
                 chunk,
             ):
                 out[row[0]].append(row[1:])
+        return out
+
+    def document_counts(self, words: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """word → (files whose names index has it, body rows that have it); a refused word counts 0."""
+        from treerag.index.bodies import count_bodies
+
+        out: dict[str, tuple[int, int]] = {}
+        for word in words:
+            match = f'"{word}"'
+            try:
+                names = self.db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
+            except sqlite3.OperationalError:
+                names = 0
+            out[word] = (names, count_bodies(self.db, match))
         return out
 
     def search(self, match: str, limit: int) -> list[tuple[int, float]]:

@@ -12,6 +12,6 @@ def test_similarity_lifts_a_file_and_none_is_neutral(projects: Projects) -> None
     project = projects("python_app")
     plain = [r.path for r in rank_files(project, PROMPT, limit=10)]
     assert [r.path for r in rank_files(project, PROMPT, limit=10, similarity={})] == plain
-    target = next(p for p in project.paths if p not in plain[:1] and p.endswith(".py"))
+    target = next(p for p in project.paths if p not in plain[:3] and p.endswith(".py"))  # room to rise
     boosted = rank_files(project, PROMPT, limit=10, similarity={project.paths.index(target): 1.0})
     assert [r.path for r in boosted].index(target) < (plain.index(target) if target in plain else 99)
