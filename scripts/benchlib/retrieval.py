@@ -2,20 +2,27 @@
 
 Each case is a prompt written like a change description and the file a developer
 would change. ``rank_files`` on a real index is measured side by side with BM25
-over whole-file text (FTS5, porter, the same words) on the same trees in the same
-run: top-1, top-5 and MRR (ranks past 10 count as misses). The cases were
+over whole-file text (FTS5, porter, the same words) and next to Aider's repo map
+(``aider-chat`` in its own virtualenv, driven by ``aider_map.py``) on the same trees
+in the same run: top-1, top-5 and MRR (ranks past 10 count as misses). The cases were
 written by reading these projects' code; they are this project's own yardstick,
 not an independent benchmark.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
+import subprocess
+from pathlib import Path
 
 from benchlib import corpora
-from benchlib.common import Row, sandbox
+from benchlib.common import BENCH_DIR, PYTHON, Row, sandbox
+
+AIDER = "aider-chat==0.86.2"
+AIDER_VENV = BENCH_DIR / "aider-venv"
 
 CASES = [
     ("flask", "the secret key signs the session cookie and old keys still verify during rotation", "src/flask/sessions.py"),
@@ -74,6 +81,8 @@ def bench_retrieval(opts: object) -> list[Row]:
 
     ours: list[int] = []
     bm25: list[int] = []
+    aider: list[int] = []
+    aider_python, aider_error = _aider_python()
     with sandbox() as box:
         for name in dict.fromkeys(project for project, _, _ in CASES):
             root = box.path / name
@@ -85,7 +94,14 @@ def bench_retrieval(opts: object) -> list[Row]:
             whole.execute("CREATE VIRTUAL TABLE docs USING fts5(path, content, tokenize = 'porter unicode61')")
             whole.executemany("INSERT INTO docs(path, content) VALUES(?, ?)",
                               [(p, (root / p).read_text(errors="replace")) for p in project.paths])
-            for _, prompt, expected in (c for c in CASES if c[0] == name):
+            cases = [(prompt, expected) for project_name, prompt, expected in CASES if project_name == name]
+            if aider_python is not None and not aider_error:
+                try:
+                    rankings = _aider_rankings(aider_python, root, list(project.paths), [p for p, _ in cases])
+                    aider += [_rank_of(expected, ranked) for (_, expected), ranked in zip(cases, rankings, strict=True)]
+                except (subprocess.SubprocessError, OSError, ValueError, KeyError) as exc:
+                    aider_error = f"aider repo map failed: {str(exc)[-200:]}"
+            for prompt, expected in cases:
                 ours.append(_rank_of(expected, [r.path for r in rank_files(project, prompt, limit=DEPTH)]))
                 words = dict.fromkeys(w for w in re.findall(r"[a-z0-9]+", prompt.lower())
                                       if len(w) > 1 and w not in STOPWORDS)
@@ -97,10 +113,46 @@ def bench_retrieval(opts: object) -> list[Row]:
             whole.close()
     (o1, o5, om), (b1, b5, bm) = _scores(ours), _scores(bm25)
     projects = ", ".join(dict.fromkeys(p for p, _, _ in CASES))
+    beaten = om > bm and o1 > b1
+    peer = f"whole-file BM25 {b1:.3f} / {b5:.3f} / {bm:.3f}"
+    if aider_error:
+        peer += f"; Aider repo map unavailable ({aider_error})"
+    else:
+        a1, a5, am = _scores(aider)
+        peer += f"; Aider repo map {a1:.3f} / {a5:.3f} / {am:.3f}"
+        beaten = beaten and om > am and o1 > a1
     return [Row("retrieval", f"behaviour prompts on real trees ({len(CASES)} over {projects}): top-1 / top-5 / MRR",
-                f"{o1:.3f} / {o5:.3f} / {om:.3f}", "beat whole-file BM25",
-                f"whole-file BM25 {b1:.3f} / {b5:.3f} / {bm:.3f}", "pass" if om > bm and o1 > b1 else "short",
-                {"ours": ours, "bm25": bm25})]
+                f"{o1:.3f} / {o5:.3f} / {om:.3f}", "beat BM25 and Aider's map", peer,
+                "pass" if beaten else "short",
+                {"ours": ours, "bm25": bm25, "aider": aider, "aider_error": aider_error, "aider_version": AIDER})]
+
+
+def _aider_python() -> tuple[Path | None, str]:
+    """The interpreter of a virtualenv with aider-chat, made on first use (a few minutes, from the registry)."""
+    python = AIDER_VENV / "bin" / "python"
+    marker = AIDER_VENV / f"{AIDER}.ok"
+    if marker.exists():
+        return python, ""
+    try:
+        subprocess.run([PYTHON, "-m", "venv", "--clear", str(AIDER_VENV)], check=True, capture_output=True,
+                       timeout=120)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", AIDER], check=True, capture_output=True,
+                       timeout=1200)
+    except (subprocess.SubprocessError, OSError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        return None, f"could not install {AIDER}: {detail.decode(errors='replace').strip()[-160:] or exc}"
+    marker.touch()
+    return python, ""
+
+
+def _aider_rankings(python: Path, root: Path, files: list[str], prompts: list[str]) -> list[list[str]]:
+    request = {"root": str(root), "files": files, "prompts": prompts, "depth": DEPTH}
+    out = subprocess.run([str(python), str(Path(__file__).with_name("aider_map.py"))], check=True,
+                         input=json.dumps(request).encode(), capture_output=True, timeout=900)
+    rankings = json.loads(out.stdout)["rankings"]
+    if len(rankings) != len(prompts):
+        raise ValueError(f"{len(rankings)} rankings for {len(prompts)} prompts")
+    return rankings  # type: ignore[no-any-return]
 
 
 __all__ = ["CASES", "bench_retrieval"]
