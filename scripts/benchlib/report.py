@@ -55,7 +55,9 @@ How each group measures (numbers above are all measured in the run; nothing is t
 - **retrieval**: 35 prompts written like change descriptions (behaviour in words, no identifiers, few file
   names) over real flask, requests and rich trees, each with the file a developer would change, read from those
   projects' code (this project's own yardstick, not an independent benchmark); `rank_files` on a real index
-  against BM25 over whole-file text (FTS5, porter) on the same trees; ranks past 10 count as misses.
+  against BM25 over whole-file text (FTS5, porter) and Aider's repo map (`aider-chat` 0.86.2 in its own
+  virtualenv under .bench, `RepoMap.get_ranked_tags` with every prompt word as a mentioned identifier, driven by
+  `scripts/benchlib/aider_map.py`) on the same trees; ranks past 10 count as misses.
 - **concurrency**: 100 threads, each with its own connection, released together, 100 pings each; then
   `health` and `status`.
 """
