@@ -5,7 +5,7 @@ Layout (schema version ``SCHEMA_VERSION``)::
     meta(key, value)                      schema_version, root, built_at, …
     files(id, path, language, size, mtime_ns, hash, flags, doc, summary, rank)
     symbols(id, file_id, name, qualname, kind, signature, doc, line, end_line, summary)
-                                                by name and case-blind by name (prompt words)
+                                          indexed by file, by name and by name ignoring case
     imports(file_id, target, line, names, resolved) as written + the (first) file it resolved to
     refs(file_id, name)                            identifiers a file uses
     edges(src, dst, kind, weight)                  file graph: 1 = import, 2 = reference
