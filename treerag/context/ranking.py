@@ -313,34 +313,13 @@ def _path_matches(project: LoadedProject, path: str) -> list[int]:
 
 
 def _attach_symbols(project: LoadedProject, ranked: list[RankedFile], terms: Terms, per_file: int = 6) -> None:
-    """Each file's ``per_file`` symbols that the text names best (then top-level definitions first), in line
-    order; chosen inside SQLite, so a file of a thousand test methods costs no Python per symbol.
+    """Each file's ``per_file`` symbols that the text names best, then top-level definitions, in line order.
 
-    A symbol scores one for each wanted word its name contains (words of three letters or more) and two
-    more when its name is a wanted word."""
+    A symbol scores one for each wanted word of three letters or more its name contains, and two more when
+    its name is a wanted word (``Store.best_symbols``)."""
     ids = [project.ids[r.index] for r in ranked]
     wanted = sorted(set(terms.words) | {i.lower() for i in terms.identifiers})
-    inside = [w for w in wanted if len(w) >= 3][:40]
-    hit = " + ".join(["(name LIKE ? ESCAPE '\\')"] * len(inside) + ["0"])  # LIKE: case-blind, no copies
-    exact = ",".join("?" * len(wanted)) or "NULL"
-    kinds = ",".join(f"'{k}'" for k in sorted(_DEFINITION_KINDS))
-    files = ",".join("?" * len(ids))
-    by_file: dict[int, list[dict[str, Any]]] = {fid: [] for fid in ids}
-    for fid, qualname, kind, line, end_line, signature, doc, summary in project.store.db.execute(
-        f"""SELECT file_id, qualname, kind, line, end_line, signature, doc, summary FROM symbols WHERE id IN (
-              SELECT id FROM (
-                SELECT id, row_number() OVER (PARTITION BY file_id ORDER BY hit DESC, top DESC, line) AS n FROM (
-                  SELECT id, file_id, line, {hit} + 2 * (name COLLATE NOCASE IN ({exact})) AS hit,
-                         (instr(qualname, '.') = 0) + (kind IN ({kinds})) AS top
-                  FROM symbols WHERE file_id IN ({files})))
-              WHERE n <= ?) ORDER BY file_id, line""",
-        [*(f"%{_like_escape(w)}%" for w in inside), *wanted, *ids, per_file],
-    ):
-        by_file[fid].append({"name": qualname, "kind": kind, "line": line, "end_line": end_line,
-                             "signature": signature, "doc": doc, "summary": summary})
+    by_file = project.store.best_symbols(ids, [w for w in wanted if len(w) >= 3][:40], wanted,
+                                         sorted(_DEFINITION_KINDS), per_file)
     for r, fid in zip(ranked, ids, strict=True):
         r.symbols = by_file[fid]
-
-
-def _like_escape(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

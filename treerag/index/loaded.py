@@ -13,6 +13,7 @@ with tracemalloc against a dict-per-file-and-symbol loader.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from array import array
@@ -23,7 +24,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, SupportsIndex
 
+from treerag.errors import TreeragError
 from treerag.index.store import EDGE_IMPORT, FLAG_ENTRY, FLAG_GENERATED, FLAG_TEST, Store
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["IdIndex", "LoadedProject", "PathIndex", "PathTable", "load_project"]
 
@@ -296,6 +300,14 @@ def _unmap(store: Store) -> None:
 def load_project(root: Path, db_path: Path) -> LoadedProject:
     """Read the hot set of one project from its index (read-only connection kept open)."""
     store = Store(db_path, readonly=True)
+    if store.needs_upgrade:  # an index from an earlier version: one writable open brings it up to date
+        try:
+            Store(db_path).close()
+        except (TreeragError, OSError) as exc:  # a read-only or full disk: serve it as it is, a little slower
+            logger.info("could not bring the index %s up to date (%s); serving it as it is", db_path, exc)
+        else:
+            store.close()
+            store = Store(db_path, readonly=True)
     db = store.db
     language_names = sorted(r[0] for r in db.execute("SELECT DISTINCT language FROM files"))
     language_code = {name: i for i, name in enumerate(language_names)}

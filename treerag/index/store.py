@@ -50,6 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+_INDEXES = frozenset({"symbols_name_nocase"})  # indexes _upgrade adds to an older database of this version
 FLAG_ENTRY = 1
 FLAG_TEST = 2
 FLAG_GENERATED = 4
@@ -157,6 +158,7 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        self.needs_upgrade = False  # read-only, and missing what a writable open would add (see _upgrade)
         self.db = self._open()
 
     # -- opening, checking, quarantining -------------------------------------------
@@ -199,7 +201,9 @@ class Store:
         return db
 
     def _check_or_create(self, db: sqlite3.Connection) -> None:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        listed = db.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')").fetchall()
+        tables = {name for kind, name in listed if kind == "table"}
+        indexes = {name for kind, name in listed if kind == "index"}
         if not tables:
             if self.readonly:
                 raise StoreCorrupt(str(self.path), "empty database")
@@ -213,14 +217,21 @@ class Store:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             raise StoreCorrupt(str(self.path), f"schema version {row[0] if row else '?'} != {SCHEMA_VERSION}")
-        if not self.readonly:
-            if "body_rows" not in tables:  # an index from before whole-file search
-                db.executescript(BODY_SCHEMA)
-            # an index from before case-blind name lookups (a prompt's "queryset" names class QuerySet)
-            db.execute("CREATE INDEX IF NOT EXISTS symbols_name_nocase ON symbols(name COLLATE NOCASE)")
+        if "body_rows" not in tables or not _INDEXES <= indexes:
+            self._upgrade(db, tables)
         check = db.execute("PRAGMA quick_check").fetchone()
         if check is None or check[0] != "ok":
             raise StoreCorrupt(str(self.path), f"integrity check failed: {check[0] if check else '?'}")
+
+    def _upgrade(self, db: sqlite3.Connection, tables: set[str]) -> None:
+        """Add what indexes made by an earlier version lack; a read-only open only notes it."""
+        if self.readonly:
+            self.needs_upgrade = True
+            return
+        if "body_rows" not in tables:  # from before whole-file search
+            db.executescript(BODY_SCHEMA)
+        # from before case-blind name lookups (a prompt's "queryset" names class QuerySet)
+        db.execute("CREATE INDEX IF NOT EXISTS symbols_name_nocase ON symbols(name COLLATE NOCASE)")
 
     def quarantine(self, reason: str) -> Path:
         """Move the database (and its WAL/SHM) aside; return where it went."""
@@ -307,6 +318,33 @@ class Store:
             out[word] = (names, count_bodies(self.db, match))
         return out
 
+    def best_symbols(self, file_ids: list[int], contained: list[str], exact: list[str], top_kinds: list[str],
+                     per_file: int) -> dict[int, list[dict[str, Any]]]:
+        """file id → its ``per_file`` best symbols in line order, as {name (qualified), kind, line, end_line,
+        signature, doc, summary}. Best: most of ``contained`` inside the name (case-blind), plus two when the
+        name is one of ``exact``; then top-level, then of a ``top_kinds`` kind; then first. Chosen inside
+        SQLite: a file of a thousand test methods costs no Python per symbol."""
+        out: dict[int, list[dict[str, Any]]] = {fid: [] for fid in file_ids}
+        if not file_ids:
+            return out
+        hit = " + ".join(["(name LIKE ? ESCAPE '\\')"] * len(contained) + ["0"])  # LIKE: case-blind, no copies
+        exact_marks = ",".join("?" * len(exact)) or "NULL"
+        kind_marks = ",".join("?" * len(top_kinds)) or "NULL"
+        file_marks = ",".join("?" * len(file_ids))
+        for fid, qualname, kind, line, end_line, signature, doc, summary in self.db.execute(
+            f"""SELECT file_id, qualname, kind, line, end_line, signature, doc, summary FROM symbols WHERE id IN (
+                  SELECT id FROM (
+                    SELECT id, row_number() OVER (PARTITION BY file_id ORDER BY hit DESC, top DESC, line) AS n FROM (
+                      SELECT id, file_id, line, {hit} + 2 * (name COLLATE NOCASE IN ({exact_marks})) AS hit,
+                             (instr(qualname, '.') = 0) + (kind IN ({kind_marks})) AS top
+                      FROM symbols WHERE file_id IN ({file_marks})))
+                  WHERE n <= ?) ORDER BY file_id, line""",
+            [*(f"%{_like_escape(w)}%" for w in contained), *exact, *top_kinds, *file_ids, per_file],
+        ):
+            out[fid].append({"name": qualname, "kind": kind, "line": line, "end_line": end_line,
+                             "signature": signature, "doc": doc, "summary": summary})
+        return out
+
     def search(self, match: str, limit: int) -> list[tuple[int, float]]:
         """FTS5 BM25 over files: [(file id, score)] best first (score higher is better)."""
         if not match:
@@ -364,3 +402,7 @@ def _disk_full(exc: BaseException) -> bool:
 
 def _locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc).lower()
+
+
+def _like_escape(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

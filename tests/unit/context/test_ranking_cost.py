@@ -4,7 +4,7 @@
   occurs in); a small project keeps every word; when every word is that common the rarest stay;
 - the second spread hop starts from the strongest files only;
 - a plain word of the prompt finds the file defining a CamelCase symbol of that name, through an index
-  that an index built before it gets on its next writable open;
+  that an index built before it gets when it is next loaded;
 - each file shows the symbols the prompt names first.
 """
 
@@ -20,7 +20,6 @@ from treerag.context.ranking import rank_files
 from treerag.index.builder import build_index
 from treerag.index.graph import spread
 from treerag.index.loaded import LoadedProject, load_project
-from treerag.index.store import Store
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> LoadedProject:
@@ -87,7 +86,9 @@ def test_an_older_index_gets_the_case_blind_name_index(tmp_path: Path) -> None:
     project.close()
     with sqlite3.connect(db_path) as db:
         db.execute("DROP INDEX symbols_name_nocase")
-    Store(db_path).close()
+    upgraded = load_project(project.root, db_path)  # a load, read-only as always, upgrades it once
+    assert not upgraded.store.needs_upgrade
+    upgraded.close()
     with sqlite3.connect(db_path) as db:
         names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "symbols_name_nocase" in names
