@@ -103,3 +103,29 @@ def test_each_file_shows_the_symbols_the_prompt_names_first(tmp_path: Path) -> N
     lines = [s["line"] for s in ranked[0].symbols]
     assert "parse_invoice_total" in names and len(names) == 6
     assert lines == sorted(lines)  # chosen by how well they match, shown in file order
+
+
+def test_an_older_index_on_a_disk_that_refuses_writes_is_served_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from treerag.errors import DiskFull
+    from treerag.index import loaded
+    from treerag.index.store import Store
+
+    project = _project(tmp_path, {"app/query.py": "class QuerySet:\n    pass\n"})
+    db_path = project.store.path
+    project.close()
+    with sqlite3.connect(db_path) as db:
+        db.execute("DROP INDEX symbols_name_nocase")
+
+    def refusing_writes(path: Path, *, readonly: bool = False) -> Store:
+        if not readonly:
+            raise DiskFull(str(path))
+        return Store(path, readonly=True)
+
+    monkeypatch.setattr(loaded, "Store", refusing_writes)
+    served = load_project(project.root, db_path)
+    assert served.store.needs_upgrade  # still without the index, and still answering
+    seeds: dict[int, float] = {}
+    ranking._add_named_symbols(served, ranking.extract_terms("the queryset"), seeds)
+    assert {served.paths[i] for i in seeds} == {"app/query.py"}
