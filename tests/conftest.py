@@ -31,6 +31,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    # a daemon that parks mid-test would change what fds/threads/RSS tests see; test_parking.py turns it on
+    monkeypatch.setenv("TREERAG_RESOURCES_PARK_AFTER_S", "0")
     return home
 
 

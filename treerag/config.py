@@ -82,6 +82,7 @@ class IndexConfig:
 class ResourcesConfig:
     memory_limit_mb: int = 100
     idle_evict_minutes: float = 10.0  # float so tests (and impatient users) can use fractions
+    park_after_s: float = 60.0  # seconds with nothing loaded and no client before the daemon parks; 0 = never
 
 
 @dataclass(frozen=True, slots=True)

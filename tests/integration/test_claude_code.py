@@ -412,3 +412,32 @@ def _read(path: Path) -> str:
         return path.read_text()[-4000:]
     except OSError as exc:
         return f"({exc})"
+
+
+def test_a_parked_daemon_wakes_for_claude_and_answers_every_hook(claude_bin: tuple[Path, str], project: Path,
+                                                                 home: Path, short_dir: Path) -> None:
+    """An idle daemon parks (a small waiter holds its socket); the session's first hook wakes it, the evicted
+    project reloads, and the prompt's context still reaches the model."""
+    claude, _version = claude_bin
+    daemon = start_daemon_process(short_dir / "treerag.sock", env={"TREERAG_RESOURCES_PARK_AFTER_S": "0.5"})
+    try:
+        daemon.call("project.index", path=str(project))
+        daemon.call("project.evict", path=str(project))
+        assert wait_for(lambda: "parked.py" in " ".join(psutil.Process(daemon.pid).cmdline()), timeout=10)
+        install_hooks("user", project, hook_command(daemon.socket))
+        script = ["compute_invoice_total sums the lines and adds VAT."]
+        with FakeAnthropic(script) as api:
+            run = run_claude(claude, api, project, home)
+            why = diagnostics(api, run, daemon)
+            assert run.returncode == 0 and run.result.get("result") == script[0], why
+            for event in run.hook_responses():
+                assert event.get("exit_code") == 0 and not event.get("stderr"), why
+            first = api.turn_requests[0]
+            assert hook_context(first, "SessionStart", "session overview"), why
+            prompt_ctx = hook_context(first, "UserPromptSubmit", "files and symbols that match this prompt")
+            assert prompt_ctx and "billing/invoice.py" in message_texts(first)[prompt_ctx[0][0]][1], why
+        status = daemon.call("status")
+        assert status["pid"] == daemon.pid and status["park"]["parks"] >= 1, status  # type: ignore[index]
+    finally:
+        daemon.stop()
+        stop_spawned_daemons(daemon.socket)

@@ -366,6 +366,13 @@ def memory_pressure(env: Env) -> list[str]:
     return wait_for_log(daemon, "evicted")
 
 
+def parked_while_idle(env: Env) -> list[str]:
+    daemon = env.daemon(env={"TREERAG_RESOURCES_PARK_AFTER_S": "0.5"})
+    wait_for_log(daemon, "parking after")
+    assert daemon.call("ping") == "pong"
+    return wait_for_log(daemon, "woke after")
+
+
 def hook_cannot_start_the_daemon(env: Env) -> list[str]:
     invalid_config_file(env)
     hook = subprocess.run([sys.executable, "-S", "-I", str(REPO / "treerag" / "hooks" / "run.py"),
@@ -420,6 +427,7 @@ CASES: dict[str, Case] = {
     "no-space-for-the-index": Case(full_disk, ("disk full", "treerag index")),
     "no-space-for-the-first-build": Case(full_disk_before_first_build, ("disk full", "treerag index")),
     "projects-are-evicted-under-memory-pressure": Case(memory_pressure, ("memory pressure", "12 MB")),
+    "ps-shows-parked-py-where-the-daemon-was": Case(parked_while_idle, ("idle", "waiter", "woke after")),
     "hooks-are-not-installed": Case(hooks_not_installed, ("treerag install-hooks",)),
     "every-hook-says-it-started-the-daemon": Case(hook_cannot_start_the_daemon,
                                                   ("memory_limt_mb", "treerag config show")),

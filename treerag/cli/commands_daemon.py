@@ -153,6 +153,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _park_line(park: dict[str, Any]) -> str:
+    after = float(park.get("after_s") or 0)
+    line = f"after {format_duration(after)} idle" if after > 0 else "off"
+    if park.get("parks"):
+        line += f"; parked {park['parks']} times, {format_duration(park.get('parked_s', 0))} in all"
+    return line
+
+
 def print_status(status: dict[str, Any]) -> None:
     proc = status.get("process", {})
     server = status.get("server", {})
@@ -167,6 +175,9 @@ def print_status(status: dict[str, Any]) -> None:
         ("connections", f"{server.get('connections_open', 0)} open, {server.get('connections_total', 0)} total"),
         ("requests", f"{server.get('requests', 0)} ({server.get('errors', 0)} errors)"),
     ]
+    park = status.get("park")
+    if park:
+        rows.append(("parking", _park_line(park)))
     resources = status.get("resources")
     if resources:
         rows.append(("pressure", f"{resources.get('pressure', '?')}: {resources.get('loaded', 0)} loaded, "

@@ -30,6 +30,9 @@ DESCRIPTIONS = {
     "resources.memory_limit_mb": "RSS of the daemon and its workers; past 70% the least recently used "
                                  "project is evicted, past 90% all but the current one",
     "resources.idle_evict_minutes": "a project unused this long is unloaded (its index stays on disk)",
+    "resources.park_after_s": "seconds with no project loaded, no client and no queued work before the daemon "
+                              "parks: a 9 MB waiter holds the socket and wakes it on the next connection "
+                              "(0: never; never while serving HTTP)",
     "context.budget_tokens": "the size of the context a hook injects, in tokens (about 4 characters each)",
     "context.max_chars": "a hard cap on one injected text (Claude Code takes at most about 10,000)",
     "context.cache_entries": "computed contexts kept in memory",

@@ -8,6 +8,10 @@ the daemon never pays for the CLI's imports (argparse and friends). Options::
     --ready-fd N       write "ok" (or "error: ...") to this fd once listening
     --http             also serve the HTTP hook endpoint
 
+When idle for ``resources.park_after_s`` (and not serving HTTP), this process
+parks: it execs into ``parked.py`` and is exec'd back by the next client, with
+the same pid and socket (see ``park.py``).
+
 Exit codes: 0 clean stop, 1 start-up failure, 4 another daemon already runs.
 A start-up failure is also written to ``--log-file`` (even one found while
 reading the config, before logging is set up), so a detached daemon that never
@@ -91,11 +95,22 @@ def main(argv: list[str] | None = None) -> int:
             flags["daemon.log_level"] = opts["log-level"]
         if opts.get("http"):
             flags["http.enabled"] = True
+        from treerag.daemon.park import exec_parked, take_inherited
+
+        inherited = take_inherited()  # first: the variable is no config key
         daemon = build_daemon(flags, log_file=log_file)
 
         import anyio
 
-        anyio.run(lambda: daemon.run(on_ready=lambda: _report(ready_fd, "ok")))
+        may_park = not daemon.full_config.get("http.enabled")  # the TCP listener is not handed over
+        ticket = anyio.run(lambda: daemon.run(on_ready=lambda: _report(ready_fd, "ok"), may_park=may_park,
+                                              inherited=inherited))
+        if ticket is not None:
+            try:
+                exec_parked(ticket, socket_path=daemon.config.socket_path, log_file=log_file, argv=sys.orig_argv)
+            except TreeragError as exc:  # the log is closed by now: stderr only
+                print(f"treerag: {exc}", file=sys.stderr)
+                return EXIT_FAILURE
     except DaemonAlreadyRunning as exc:
         _log_failure(log_file, exc)
         _report(ready_fd, f"error: {exc}")

@@ -26,6 +26,7 @@ def settings_from_config(config: object) -> DaemonSettings:
         max_connections=int(get("daemon.max_connections")),
         shutdown_grace_s=float(get("daemon.shutdown_grace_s")),
         memory_limit_mb=int(get("resources.memory_limit_mb")),
+        park_after_s=float(get("resources.park_after_s")),
     )
 
 

@@ -1,7 +1,7 @@
 """Single instance, the socket's directory and file, and readiness reporting.
 
 The pid file next to the socket is held with ``flock`` for the daemon's whole
-life. The kernel drops the lock when the process dies, however it dies, so a
+life, parked or not (the descriptor survives the exec into the waiter). The kernel drops the lock when the process dies, however it dies, so a
 socket file found while we hold the lock is stale by construction and is
 replaced; a lock we cannot take means a live daemon, and we refuse.
 """
@@ -57,6 +57,16 @@ class InstanceLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+
+    def adopt(self, fd: int) -> None:
+        """Take over the lock a parked predecessor (this same process, before exec) held on ``fd``."""
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the same open file: succeeds iff we still hold it
+        self._fd = fd
+
+    def detach(self) -> int:
+        """Give the locked descriptor away (to the parked waiter), keeping the lock and the file."""
+        fd, self._fd = self._fd, -1
+        return fd
 
     def release(self) -> None:
         if self._fd < 0:

@@ -73,6 +73,8 @@ async def serve_listener(daemon: Daemon, listener: Listener[SocketStream], tg: T
                 continue
             raise
         backoff = 0.05
+        daemon.stats.connections_open += 1  # counted before the task runs: parking must see it at once
+        daemon.stats.connections_total += 1
         tg.start_soon(Connection(daemon, stream).run)
 
 
@@ -94,8 +96,6 @@ class Connection:
 
     async def run(self) -> None:
         stats = self.daemon.stats
-        stats.connections_open += 1
-        stats.connections_total += 1
         try:
             if not self._peer_allowed():
                 await self._refuse()
@@ -116,6 +116,7 @@ class Connection:
             self.closed = True
             stats.connections_open -= 1
             self.daemon.broadcast.unsubscribe(self)
+            self.daemon.note_activity()
             await self.stream.aclose()
 
     def _peer_allowed(self) -> bool:

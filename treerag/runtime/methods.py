@@ -297,6 +297,7 @@ def install(daemon: Daemon) -> None:
 
     for service in (run_manager, run_queue, run_monitor, run_idle):
         daemon.add_service(service)
+    _keep_across_parking(daemon, manager, queue, methods.enrich)
     daemon.samplers.append(lambda: {
         "projects": manager.records(),
         "cache": {**cache.statistics(), "prefetched": context.prefetched},
@@ -308,3 +309,40 @@ def install(daemon: Daemon) -> None:
                        **({"vectors": context.vectors.statistics()} if context.vectors is not None else {})}}
            if methods.enrich is not None else {}),
     })
+
+
+def _keep_across_parking(daemon: Daemon, manager: ProjectManager, queue: TaskQueue, enrich: Any) -> None:
+    """What forbids parking (anything loaded, building or queued) and the counters that outlive it."""
+
+    def blocker() -> str | None:
+        if loaded := manager.loaded_entries():
+            return f"{len(loaded)} project(s) loaded"
+        if manager.worker_pids or any(e.lock.locked() for e in manager.entries.values()):
+            return "an index build is running"
+        if queue.running or queue.statistics()["pending"]:
+            return "tasks queued"
+        if enrich is not None:
+            stats = enrich.statistics()
+            if stats["backlog"]:
+                return "enrichment backlog"
+            if enrich.budget.spent()[0]:  # the hourly budget lives in memory: keep it until its window closes
+                return "enrichment budget window open"
+        return None
+
+    def dump_queue() -> dict[str, Any]:
+        c = queue.counts
+        return {"paused": queue.paused, "done": c.done, "failed": c.failed, "timed_out": c.timed_out,
+                "rejected": c.rejected, "dropped": c.dropped}
+
+    def load_queue(saved: dict[str, Any]) -> None:
+        queue.paused = bool(saved.get("paused"))
+        for name in ("done", "failed", "timed_out", "rejected", "dropped"):
+            setattr(queue.counts, name, int(saved.get(name, 0)))
+
+    def load_projects(saved: dict[str, Any]) -> None:
+        manager.evictions, manager.updates = int(saved.get("evictions", 0)), int(saved.get("updates", 0))
+
+    daemon.park_blockers.append(blocker)
+    daemon.carry["queue"] = (dump_queue, load_queue)
+    daemon.carry["projects"] = (lambda: {"evictions": manager.evictions, "updates": manager.updates}, load_projects)
+    manager.on_unloaded.append(lambda entry: daemon.note_activity())
