@@ -39,6 +39,7 @@ __all__ = [
     "FrameTooLarge",
     "InvalidParams",
     "MethodNotFound",
+    "OutOfResources",
     "PathOutsideProject",
     "PermissionDenied",
     "ProjectError",
@@ -207,6 +208,12 @@ class TooManyConnections(TreeragError):
     """The daemon already holds ``daemon.max_connections`` connections."""
 
     code = "too_many_connections"
+
+
+class OutOfResources(TreeragError):
+    """The daemon ran out of a system resource (file descriptors, threads) for this request."""
+
+    code = "out_of_resources"
 
 
 class RemoteError(TreeragError):

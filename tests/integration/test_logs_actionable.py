@@ -373,6 +373,29 @@ def parked_while_idle(env: Env) -> list[str]:
     return wait_for_log(daemon, "woke after")
 
 
+def out_of_file_descriptors(env: Env) -> list[str]:
+    import resource
+
+    daemon = env.daemon(env={"TREERAG_DAEMON_MAX_CONNECTIONS": "1000"})
+    resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE, (48, 48))
+    held = []
+    try:
+        for _ in range(60):
+            conn = socket.socket(socket.AF_UNIX)
+            conn.settimeout(10)
+            conn.connect(str(daemon.socket))
+            conn.sendall(b'{"id": 1, "method": "ping"}\n')
+            held.append(conn)
+            if b"out_of_resources" in conn.recv(4096):
+                break
+        else:
+            raise AssertionError("the daemon never ran out of descriptors")
+    finally:
+        for conn in held:
+            conn.close()
+    return wait_for_log(daemon, "out of file descriptors")
+
+
 def hook_cannot_start_the_daemon(env: Env) -> list[str]:
     invalid_config_file(env)
     hook = subprocess.run([sys.executable, "-S", "-I", str(REPO / "treerag" / "hooks" / "run.py"),
@@ -428,6 +451,7 @@ CASES: dict[str, Case] = {
     "no-space-for-the-first-build": Case(full_disk_before_first_build, ("disk full", "treerag index")),
     "projects-are-evicted-under-memory-pressure": Case(memory_pressure, ("memory pressure", "12 MB")),
     "ps-shows-parked-py-where-the-daemon-was": Case(parked_while_idle, ("idle", "waiter", "woke after")),
+    "clients-get-out-of-resources": Case(out_of_file_descriptors, ("ulimit -n", "daemon.max_connections")),
     "hooks-are-not-installed": Case(hooks_not_installed, ("treerag install-hooks",)),
     "every-hook-says-it-started-the-daemon": Case(hook_cannot_start_the_daemon,
                                                   ("memory_limt_mb", "treerag config show")),

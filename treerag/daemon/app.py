@@ -69,7 +69,8 @@ class ServerStats:
     protocol_errors: int = 0
     timeouts: int = 0
     refused: int = 0
-    refused_busy: int = 0  # connections past daemon.max_connections
+    refused_busy: int = 0  # connections past daemon.max_connections, or refused for want of descriptors
+    out_of_fds: int = 0  # times accept() found no file descriptor left
     events_dropped: int = 0
 
     def statistics(self) -> dict[str, int]:

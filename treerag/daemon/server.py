@@ -23,7 +23,7 @@ import anyio
 from anyio.abc import SocketAttribute, TaskGroup
 
 from treerag.daemon.methods import RequestContext
-from treerag.errors import PermissionDenied, ProtocolError, TooManyConnections, TreeragError
+from treerag.errors import OutOfResources, PermissionDenied, ProtocolError, TooManyConnections, TreeragError
 from treerag.protocol import ErrorReply, Event, Response, decoder_for, encode, framing_for_first_byte, parse_request
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ __all__ = ["Connection", "peer_uid", "serve_listener"]
 logger = logging.getLogger(__name__)
 
 _PEERCRED = struct.Struct("3i")  # pid, uid, gid
+_OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, ConnectionError)
 _RECV_SIZE = 65536
 _EVENT_QUEUE = 64  # events buffered per subscriber before the oldest are dropped
@@ -58,24 +59,86 @@ def peer_uid(sock: socket.socket) -> tuple[int, int]:
 
 
 async def serve_listener(daemon: Daemon, listener: Listener[SocketStream], tg: TaskGroup) -> None:
-    """Accept forever; survive running out of file descriptors by backing off."""
+    """Accept until the listener is closed. Out of file descriptors, refuse the waiting clients with a
+    clear error (using a descriptor kept in reserve for that) and back off until some are free."""
     backoff = 0.05
+    spare = _Spare()
     while True:
         try:
             stream = await listener.accept()
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            return  # the daemon closed the listener: it is shutting down
-        except OSError as exc:
-            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                logger.warning("accept failed (%s); backing off %.2fs", exc.strerror, backoff)
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            raise
+        except anyio.ClosedResourceError:
+            return  # the daemon closed the listener: it is shutting down (or parking)
+        except (anyio.BrokenResourceError, OSError) as exc:
+            cause = exc.__cause__ if isinstance(exc, anyio.BrokenResourceError) else exc
+            if not (isinstance(cause, OSError) and cause.errno in _OUT_OF_FDS):
+                logger.error("the listening socket failed (%s); stopping so that the next client starts a fresh "
+                             "daemon", cause or exc, extra={"reason": "listener_failed"})
+                daemon.request_shutdown()
+                return
+            refused = spare.refuse_waiting(listener)
+            daemon.stats.refused_busy += refused
+            daemon.stats.out_of_fds += 1
+            if daemon.stats.out_of_fds in (1, 10, 100, 1000) or daemon.stats.out_of_fds % 10_000 == 0:
+                logger.warning("out of file descriptors (%s, %d open connections): refusing new clients with "
+                               "out_of_resources until some close; raise `ulimit -n` for the daemon, or lower "
+                               "daemon.max_connections", cause.strerror, daemon.stats.connections_open,
+                               extra={"reason": "out_of_fds"})
+            await anyio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+            continue
         backoff = 0.05
         daemon.stats.connections_open += 1  # counted before the task runs: parking must see it at once
         daemon.stats.connections_total += 1
         tg.start_soon(Connection(daemon, stream).run)
+
+
+def _out_of_resources(exc: BaseException) -> str:
+    """"file descriptors" or "threads" when that is what ``exc`` ran out of, else ""."""
+    for err in (exc, exc.__cause__, exc.__context__):
+        if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENFILE):
+            return "file descriptors"
+        if isinstance(err, RuntimeError) and "can't start new thread" in str(err):
+            return "threads"
+    return ""
+
+
+class _Spare:
+    """One descriptor held in reserve: freed, it lets us accept a client only to tell it why we cannot serve it."""
+
+    def __init__(self) -> None:
+        self.fd = self._open()
+
+    @staticmethod
+    def _open() -> int:
+        try:
+            return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return -1
+
+    def refuse_waiting(self, listener: Listener[SocketStream]) -> int:
+        """Accept, answer and close the clients waiting now; return how many."""
+        if self.fd < 0:
+            self.fd = self._open()
+            return 0
+        os.close(self.fd)
+        refused = 0
+        raw = listener.extra(SocketAttribute.raw_socket)
+        err = OutOfResources("the treerag daemon is out of file descriptors; it serves its open connections and "
+                             "takes new ones as those close (raise `ulimit -n` for it)")
+        payload = encode(ErrorReply(None, err.code, str(err)), "jsonl")
+        try:
+            while refused < 64:
+                conn, _ = raw.accept()
+                with conn:
+                    try:
+                        conn.send(payload, socket.MSG_DONTWAIT)
+                    except OSError:
+                        pass
+                refused += 1
+        except OSError:  # BlockingIOError: nobody else waits; EMFILE: the spare went to something else
+            pass
+        self.fd = self._open()
+        return refused
 
 
 class Connection:
@@ -214,10 +277,17 @@ class Connection:
             reply = ErrorReply(request.id, exc.code, str(exc))
         except anyio.get_cancelled_exc_class():
             raise
-        except Exception:
+        except Exception as exc:
             daemon.stats.errors += 1
-            logger.exception("method %s failed", request.method)
-            reply = ErrorReply(request.id, "internal", f"internal error in {request.method}; see the daemon log")
+            short = _out_of_resources(exc)
+            if short:
+                logger.warning("method %s failed: out of %s (%s)", request.method, short, exc,
+                               extra={"reason": "out_of_resources"})
+                reply = ErrorReply(request.id, OutOfResources.code, f"{request.method}: the daemon is out of "
+                                   f"{short} right now ({exc}); try again when fewer clients are connected")
+            else:
+                logger.exception("method %s failed", request.method)
+                reply = ErrorReply(request.id, "internal", f"internal error in {request.method}; see the daemon log")
         finally:
             daemon.stats.in_flight -= 1
             if daemon.stats.in_flight == 0:
