@@ -39,6 +39,11 @@ CORPORA = [
     Corpus("rich", "medium", "python", "pypi", "rich==13.9.4"),
     Corpus("django", "large", "python", "pypi", "django==5.1.4"),
 ]
+#: more large trees, only for the memory bench's "three large projects" (not cold-indexed beside ctags)
+LARGE_EXTRA = [
+    Corpus("sympy", "large", "python", "pypi", "sympy==1.13.3"),
+    Corpus("twisted", "large", "python", "pypi", "twisted==24.11.0"),
+]
 QUICK = ("requests", "flask", "lodash-es")
 MEDIUM = "flask"
 
@@ -48,7 +53,7 @@ def selected(quick: bool) -> list[Corpus]:
 
 
 def by_name(name: str) -> Corpus:
-    return next(c for c in CORPORA if c.name == name)
+    return next(c for c in CORPORA + LARGE_EXTRA if c.name == name)
 
 
 def largest(quick: bool) -> Corpus:

@@ -8,34 +8,25 @@ import resource
 import socket
 
 from tests.conftest import start_daemon_process, wait_for
+from tests.integration.test_daemon_socket import raw_connect, read_line
 
 FD_LIMIT = 48
 
 
 def ask(conn: socket.socket, method: str, rid: int = 1) -> dict:
     conn.sendall(json.dumps({"id": rid, "method": method}).encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return json.loads(data)
+    return read_line(conn)
 
 
 def test_out_of_descriptors_refuses_clearly_keeps_serving_and_recovers(short_dir):
     daemon = start_daemon_process(short_dir / "treerag.sock", env={"TREERAG_DAEMON_MAX_CONNECTIONS": "1000"})
     try:
         resource.prlimit(daemon.pid, resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
-        first = socket.socket(socket.AF_UNIX)
-        first.connect(str(daemon.socket))
-        first.settimeout(10)
+        first = raw_connect(daemon.socket, timeout=10)
         assert ask(first, "ping")["result"] == "pong"
         held, refusal = [first], None
         for _ in range(FD_LIMIT + 10):
-            conn = socket.socket(socket.AF_UNIX)
-            conn.connect(str(daemon.socket))
-            conn.settimeout(10)
+            conn = raw_connect(daemon.socket, timeout=10)
             reply = ask(conn, "ping")
             held.append(conn)
             if "error" in reply:
@@ -50,9 +41,7 @@ def test_out_of_descriptors_refuses_clearly_keeps_serving_and_recovers(short_dir
 
         for conn in held[1:]:
             conn.close()
-        again = socket.socket(socket.AF_UNIX)  # recovered: the next client is served
-        again.connect(str(daemon.socket))
-        again.settimeout(10)
+        again = raw_connect(daemon.socket, timeout=10)  # recovered: the next client is served
         assert ask(again, "ping")["result"] == "pong"
         again.close()
         first.close()
