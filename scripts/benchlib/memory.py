@@ -176,6 +176,47 @@ def bench_memory(opts: Options) -> list[Row]:
     return rows
 
 
+def _reload_and_load_rows(daemon: Any, root: Path, name: str, first_s: float, cache: Path, *,
+                          cycles: int) -> list[Row]:
+    """Reload of an evicted project (evict, then one prompt hook), and the daemon's CPU over a steady hook
+    load: 5 hooks/s for 30 s (the soak's rate: a busy session), a prompt then four file reads each second."""
+    from benchlib.common import cpu_seconds, percentile
+    from benchlib.latency import _prompts
+
+    reloads = []
+    texts = _prompts(_vocabulary(_db_for(cache, root)), cycles + 60, seed=31)
+    payload = {"cwd": str(root), "session_id": "bench-reload", "transcript_path": "/dev/null"}
+    for text in texts[:cycles]:
+        daemon.call("project.evict", path=str(root))
+        t0 = time.perf_counter()
+        daemon.call("hook", event="prompt", payload={**payload, "prompt": text})
+        reloads.append(time.perf_counter() - t0)
+        time.sleep(0.2)  # the reconcile walk that follows a load
+    files = sorted(p for p in root.rglob("*.py") if "tests" not in p.parts)[:400]
+    time.sleep(2.0)  # the last reload's reconcile walk is not part of the steady load
+    window, rate = 30.0, 5
+    cpu0, t0, sent = cpu_seconds(daemon.pid), time.monotonic(), 0
+    with daemon.client() as client:
+        while (now := time.monotonic()) - t0 < window:
+            if sent % 5 == 0:
+                client.call("hook", event="prompt", payload={**payload, "prompt": texts[cycles + sent // 5 % 60]})
+            else:
+                read = {"tool_name": "Read", "tool_input": {"file_path": str(files[sent % len(files)])}}
+                client.call("hook", event="pre-tool", payload={**payload, **read})
+            sent += 1
+            time.sleep(max(0.0, t0 + sent / rate - time.monotonic()))
+    cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - t0)
+    return [
+        Row("memory", f"reload of an evicted project ({name}), next prompt hook, P50 / P99 of {len(reloads)}",
+            f"{percentile(reloads, 50) * 1e3:.0f} ms / {percentile(reloads, 99) * 1e3:.0f} ms", "< 1 s",
+            f"first load by a session-start hook {first_s * 1e3:.0f} ms", verdict(percentile(reloads, 99) < 1.0),
+            {"reload_s": reloads}),
+        Row("memory", f"daemon CPU answering a steady hook load ({rate}/s for {window:.0f} s, {name})",
+            f"{cpu:.1f} %", "< 5 %", f"{sent} hooks: a distinct (uncached) prompt, then 4 Reads, every second", verdict(cpu < 5),
+            {"cpu_percent": cpu, "hooks": sent}),
+    ]
+
+
 def _three_large_rows(box: Any, django: Path, absent: Path) -> list[Row]:
     """django, sympy and twisted loaded at once (each by a session-start hook and 20 prompts), against the
     100 MB default limit; the monitor may evict (past 70 %), so the row says how many stayed loaded."""
@@ -255,8 +296,9 @@ def _daemon_rows(box: Any, corpus: corpora.Corpus, root: Path, prompts: int) -> 
                                                          "prompt": text, "transcript_path": "/dev/null"})
         time.sleep(0.5)
         served = _status(daemon.pid)
+        extra = _reload_and_load_rows(daemon, root, corpus.name, seconds, box.cache, cycles=prompts // 5)
     total = (status.get("process") or {}).get("total_rss_bytes")
-    return [
+    return extra + [
         Row("memory", f"daemon RSS with {corpus.name} loaded (from its index, by a session-start hook)",
             mb(loaded["VmRSS"]), "< 50 MB",
             f"{_split(loaded)}; idle {mb(idle['VmRSS'])} ({_split(idle)}); workers+daemon {mb(total)}; "

@@ -23,15 +23,21 @@ How each group measures (numbers above are all measured in the run; nothing is t
   bare asyncio Unix-socket server (own process) that answers the same length-prefixed msgpack frames with the
   same reply, timed by the same client code; a raw byte echo over a bare socket is shown as the kernel floor.
 - **idle**: the daemon and two floor interpreters (`time.sleep`, and `import asyncio` + `time.sleep`) run at
-  once; VmRSS (what `ps -o rss` shows) and USS 2 s after start, then CPU (utime+stime from `/proc/PID/stat`)
-  and voluntary context switches summed over all threads (wake-ups) over the same window. The MB breakdown
-  imports the modules a running daemon has loaded one by one in a probe process, reading VmRSS after each.
+  once. The daemon runs with `resources.park_after_s` = 5 s (default 60 s): its awake VmRSS (what `ps -o rss`
+  shows) is read 2 s after start, then, once it has parked (its cmdline shows `parked.py`), VmRSS and USS,
+  and CPU (utime+stime from `/proc/PID/stat`) and voluntary context switches summed over all threads
+  (wake-ups) over the same window for all three. Wake-up: a daemon with `park_after_s` = 0.3 s, each sample
+  a connect + ping once it has parked again, beside 5 pings on the same connection once awake and a cold
+  daemon start (spawn to "ok" on its ready pipe) in the same run. The MB breakdown imports the modules a
+  running daemon has loaded one by one in a probe process, reading VmRSS after each.
 - **memory**: each tree indexed once, then loaded by `load_project` in fresh probe interpreters: under
   tracemalloc (bytes still traced after `gc.collect()`, divided by the project's files and symbols; the peak;
   the largest sites grouped by line), next to a naive loader measured on the same database in the same run
   (a dict per file with its edges as tuples, keyed by path and id, and a dict per symbol with name, qualname,
   kind, signature and lines, strings not interned); VmRSS split into RssAnon/RssFile before and after the load
-  in a probe without tracemalloc; and a fresh daemon's VmRSS after a session-start hook loads the large tree.
+  in a probe without tracemalloc; a fresh daemon's VmRSS after a session-start hook loads the large tree; and
+  one daemon given django, sympy and twisted in turn (a session-start hook and 20 prompts each), its own and
+  its workers' RSS (`status` → `process.total_rss_bytes`) read after each.
 - **index**: `python -m treerag index PATH --json` with no daemon (in-process mode: the same daemon code and
   index worker) and an empty `XDG_CACHE_HOME` per run, wall clock including interpreter start, alternated with
   `ctags -R --fields=+n -f /dev/null PATH` on the same tree; median of 3. Trees are PyPI sdists and an npm
