@@ -63,33 +63,43 @@ async def serve_listener(daemon: Daemon, listener: Listener[SocketStream], tg: T
     clear error (using a descriptor kept in reserve for that) and back off until some are free."""
     backoff = 0.05
     spare = _Spare()
-    while True:
-        try:
-            stream = await listener.accept()
-        except anyio.ClosedResourceError:
-            return  # the daemon closed the listener: it is shutting down (or parking)
-        except (anyio.BrokenResourceError, OSError) as exc:
-            cause = exc.__cause__ if isinstance(exc, anyio.BrokenResourceError) else exc
-            if not (isinstance(cause, OSError) and cause.errno in _OUT_OF_FDS):
-                logger.error("the listening socket failed (%s); stopping so that the next client starts a fresh "
-                             "daemon", cause or exc, extra={"reason": "listener_failed"})
-                daemon.request_shutdown()
-                return
-            refused = spare.refuse_waiting(listener)
-            daemon.stats.refused_busy += refused
-            daemon.stats.out_of_fds += 1
-            if daemon.stats.out_of_fds in (1, 10, 100, 1000) or daemon.stats.out_of_fds % 10_000 == 0:
-                logger.warning("out of file descriptors (%s, %d open connections): refusing new clients with "
-                               "out_of_resources until some close; raise `ulimit -n` for the daemon, or lower "
-                               "daemon.max_connections", cause.strerror, daemon.stats.connections_open,
-                               extra={"reason": "out_of_fds"})
-            await anyio.sleep(backoff)
-            backoff = min(backoff * 2, 1.0)
-            continue
-        backoff = 0.05
-        daemon.stats.connections_open += 1  # counted before the task runs: parking must see it at once
-        daemon.stats.connections_total += 1
-        tg.start_soon(Connection(daemon, stream).run)
+    try:
+        while True:
+            try:
+                stream = await listener.accept()
+            except anyio.ClosedResourceError:
+                return  # the daemon closed the listener: it is shutting down (or parking)
+            except (anyio.BrokenResourceError, OSError) as exc:
+                if not _out_of_descriptors(daemon, listener, spare, exc):
+                    return
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            backoff = 0.05
+            daemon.stats.connections_open += 1  # counted before the task runs: parking must see it at once
+            daemon.stats.connections_total += 1
+            tg.start_soon(Connection(daemon, stream).run)
+    finally:
+        spare.close()
+
+
+def _out_of_descriptors(daemon: Daemon, listener: Listener[SocketStream], spare: _Spare, exc: Exception) -> bool:
+    """Handle a failed accept: True when it ran out of descriptors (waiting clients refused, keep
+    accepting); False when the listener itself broke (the daemon stops, so clients start a fresh one)."""
+    cause = exc.__cause__ if isinstance(exc, anyio.BrokenResourceError) else exc
+    if not (isinstance(cause, OSError) and cause.errno in _OUT_OF_FDS):
+        logger.error("the listening socket failed (%s); stopping so that the next client starts a fresh daemon",
+                     cause or exc, extra={"reason": "listener_failed"})
+        daemon.request_shutdown()
+        return False
+    daemon.stats.refused_busy += spare.refuse_waiting(listener)
+    daemon.stats.out_of_fds += 1
+    if daemon.stats.out_of_fds in (1, 10, 100, 1000) or daemon.stats.out_of_fds % 10_000 == 0:
+        logger.warning("out of file descriptors (%s, %d open connections): refusing new clients with "
+                       "out_of_resources until some close; raise `ulimit -n` for the daemon, or lower "
+                       "daemon.max_connections", cause.strerror, daemon.stats.connections_open,
+                       extra={"reason": "out_of_fds"})
+    return True
 
 
 def _out_of_resources(exc: BaseException) -> str:
@@ -139,6 +149,11 @@ class _Spare:
             pass
         self.fd = self._open()
         return refused
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class Connection:
