@@ -9,7 +9,7 @@ period, then cancels what is left and removes the socket and the pid file.
 
 ``run(may_park=True)`` (only ``python -m treerag.daemon`` asks) also watches
 for idleness: after ``park_after_s`` with nothing to do it stops serving
-without closing the socket and returns a ``ParkTicket`` (see ``park.py``);
+without closing the socket and returns a ``Handover`` (see ``park.py``);
 ``run(inherited=...)`` is the other half, the wake-up.
 """
 
@@ -32,7 +32,7 @@ from treerag import __version__
 from treerag.daemon.broadcast import Broadcaster
 from treerag.daemon.lifecycle import InstanceLock, prepare_socket_dir, remove_stale_socket
 from treerag.daemon.methods import MethodTable
-from treerag.daemon.park import Inherited, ParkTicket
+from treerag.daemon.park import Handover
 from treerag.daemon.server import serve_listener
 from treerag.errors import TreeragError
 from treerag.metrics import LatencyTracker, MetricsRegistry
@@ -115,7 +115,7 @@ class Daemon:
         self.last_park_s = 0.0
         self.last_activity = time.monotonic()
         self._nudge: anyio.Event | None = None
-        self._ticket: ParkTicket | None = None
+        self._ticket: Handover | None = None
         self._may_park = False
         self.signalled = False
         self._accepting: anyio.CancelScope | None = None
@@ -162,7 +162,7 @@ class Daemon:
     # -- running ------------------------------------------------------------------
 
     async def run(self, *, on_ready: Callable[[], None] | None = None, may_park: bool = False,
-                  inherited: Inherited | None = None) -> ParkTicket | None:
+                  inherited: Handover | None = None) -> Handover | None:
         """Serve until SIGTERM/SIGINT or ``shutdown`` and clean up socket and pid file; or, with
         ``may_park``, until idle, and then return the ticket to park with (socket and lock kept)."""
         sock = self.config.socket_path
@@ -172,7 +172,7 @@ class Daemon:
         else:
             self._lock.adopt(inherited.lock_fd)
         bound = inherited is not None  # a woken daemon owns the socket file from the start
-        ticket: ParkTicket | None = None
+        ticket: Handover | None = None
         try:
             listener = await self._listen(inherited)
             bound = True
@@ -198,7 +198,7 @@ class Daemon:
                     logger.info("daemon stopped")
         return ticket
 
-    async def _listen(self, inherited: Inherited | None) -> Any:
+    async def _listen(self, inherited: Handover | None) -> Any:
         """The listener: the parked predecessor's socket, or a new one born 0600."""
         sock = self.config.socket_path
         if inherited is not None:
@@ -230,7 +230,7 @@ class Daemon:
                 load(state[name])
 
     async def _serve(self, listener: Any, on_ready: Callable[[], None] | None, *,
-                     may_park: bool) -> ParkTicket | None:
+                     may_park: bool) -> Handover | None:
         self._stop = anyio.Event()
         self.drained = anyio.Event()
         self.drained.set()
@@ -317,7 +317,7 @@ class Daemon:
         raw = listener.extra(anyio.abc.SocketAttribute.raw_socket)
         state: dict[str, Any] = {name: dump() for name, (dump, _load) in self.carry.items()}
         state.update(parks=self.parks, parked_s=self.parked_s, started_at=self.started_at)
-        self._ticket = ParkTicket(os.dup(raw.fileno()), self._lock.detach(), state)
+        self._ticket = Handover(os.dup(raw.fileno()), self._lock.detach(), state)
         logger.info("parking after %.0f s idle: a small waiter holds the socket until the next client",
                     time.monotonic() - self.last_activity, extra={"reason": "parked"})
         if self._stop is not None:

@@ -3,7 +3,7 @@
 A daemon with nothing loaded still costs the interpreter plus asyncio, anyio,
 sqlite3 and msgpack: about 25 MB that no amount of freeing gives back. So
 after ``resources.park_after_s`` seconds with no client, no loaded project,
-no queued work and no child process, ``Daemon.run`` returns a ``ParkTicket``
+no queued work and no child process, ``Daemon.run`` returns a ``Handover``
 and ``python -m treerag.daemon`` execs (same pid) into ``parked.py``. The
 waiter execs the daemon back on the first connection; the daemon finds the
 listening socket, the pid-file lock and a few counters in ``TREERAG_RESUME``
@@ -26,29 +26,21 @@ from typing import Any, NoReturn
 
 from treerag.errors import TreeragError
 
-__all__ = ["RESUME_ENV", "Inherited", "ParkTicket", "exec_parked", "resume_argv", "take_inherited"]
+__all__ = ["RESUME_ENV", "Handover", "exec_parked", "resume_argv", "take_inherited"]
 
 RESUME_ENV = "TREERAG_RESUME"
 PARKED_SCRIPT = Path(__file__).with_name("parked.py")
 
 
 @dataclass(slots=True)
-class ParkTicket:
-    """What a parking daemon hands over: its two descriptors and the state worth keeping."""
+class Handover:
+    """What passes from a parking daemon to the woken one: the two descriptors and the state worth
+    keeping; ``parked_s`` (set on the way back) is how long it slept."""
 
     listen_fd: int
     lock_fd: int
     state: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Inherited:
-    """What a woken daemon takes back; ``parked_s`` is how long it slept."""
-
-    listen_fd: int
-    lock_fd: int
-    state: dict[str, Any]
-    parked_s: float
+    parked_s: float = 0.0
 
 
 def resume_argv(argv: list[str]) -> list[str]:
@@ -65,7 +57,7 @@ def resume_argv(argv: list[str]) -> list[str]:
     return [sys.executable, *out[1:]] if out else [sys.executable]
 
 
-def exec_parked(ticket: ParkTicket, *, socket_path: Path, log_file: Path | None, argv: list[str]) -> NoReturn:
+def exec_parked(ticket: Handover, *, socket_path: Path, log_file: Path | None, argv: list[str]) -> NoReturn:
     """Replace this process by the waiter; the two descriptors and ``TREERAG_RESUME`` go with it.
     SIGTERM and SIGINT stay blocked across the exec, so one sent now is handled by the waiter."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
@@ -87,7 +79,7 @@ def exec_parked(ticket: ParkTicket, *, socket_path: Path, log_file: Path | None,
         raise TreeragError(f"could not park (exec {waiter[0]}: {exc.strerror or exc}); daemon stopped") from exc
 
 
-def take_inherited() -> Inherited | None:
+def take_inherited() -> Handover | None:
     """The descriptors a parked predecessor left, or None for a fresh start. Removes the variable so
     that workers never see it."""
     raw = os.environ.pop(RESUME_ENV, None)
@@ -106,4 +98,4 @@ def take_inherited() -> Inherited | None:
     state = data.get("state") if isinstance(data.get("state"), dict) else {}
     parked_at = data.get("parked_at")
     parked_s = max(0.0, time.time() - float(parked_at)) if isinstance(parked_at, (int, float)) else 0.0
-    return Inherited(listen_fd, lock_fd, state, parked_s)
+    return Handover(listen_fd, lock_fd, state, parked_s)
