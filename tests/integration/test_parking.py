@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,6 +68,10 @@ def test_idle_daemon_parks_small_and_the_next_client_wakes_it(parking_daemon):
     assert status["server"]["requests"] == 2  # type: ignore[index]  # ping before, health after
     log = daemon.log_text()
     assert '"reason": "parked"' in log and '"reason": "unparked"' in log
+    shown = subprocess.run([sys.executable, "-m", "treerag", "status", "--socket", str(daemon.socket)],
+                           capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"parking\s+after 0s idle; parked (once|\d+ times), \d+s in all", shown.stdout), shown.stdout
 
 
 def test_clients_arriving_together_at_a_parked_daemon_are_all_answered(parking_daemon):

@@ -157,7 +157,8 @@ def _park_line(park: dict[str, Any]) -> str:
     after = float(park.get("after_s") or 0)
     line = f"after {format_duration(after)} idle" if after > 0 else "off"
     if park.get("parks"):
-        line += f"; parked {park['parks']} times, {format_duration(park.get('parked_s', 0))} in all"
+        times = "once" if park["parks"] == 1 else f"{park['parks']} times"
+        line += f"; parked {times}, {format_duration(park.get('parked_s', 0))} in all"
     return line
 
 
