@@ -213,7 +213,7 @@ def _read_pooled(
     with ForkPool(task, workers) as pool:
         for (rel, digest), outcome in zip(items, pool.map(items), strict=True):
             if outcome is CRASHED:
-                logger.warning("parsing %s crashed its parse process; indexing it without symbols", rel,
+                logger.warning("parsing %s crashed or hung its parse process; indexing it without symbols", rel,
                                extra={"reason": "parse_crash"})
                 outcome = read_file_rows(root, rel, digest, summaries=summaries, parse=_plain_file)
             yield rel, outcome

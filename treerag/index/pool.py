@@ -7,8 +7,10 @@ and each takes a chunk of items at a time from the parent over a pipe. The
 parent knows which chunk each child holds, so a child that dies (a crash in
 a grammar) costs only that chunk: it is retried one item at a time in a
 fresh child, and the item that kills its child again comes back as
-``CRASHED``. An item whose task raises is logged and comes back as
-``CRASHED`` too. If no child can be forked at all, the items are worked on
+``CRASHED``. A child that works on one chunk for longer than
+``chunk_timeout_s`` (a parse that hangs) is killed and treated the same way,
+so a hanging file costs that file and about twice the timeout, not the build.
+An item whose task raises is logged and comes back as ``CRASHED`` too. If no child can be forked at all, the items are worked on
 in the parent, without that protection.
 
 Children write nothing to the worker's stdout (the daemon reads JSON lines
@@ -23,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
@@ -37,6 +40,7 @@ R = TypeVar("R")
 
 CHUNK = 24  # items per message: enough to make the pipe's cost small, few enough to balance the children
 DEPTH = 2  # chunks in flight per child
+CHUNK_TIMEOUT_S = 30.0  # one chunk normally takes well under a second; past this its child is stopped
 PR_SET_PDEATHSIG = 1
 
 
@@ -55,11 +59,14 @@ _PENDING: Any = object()
 class ForkPool(Generic[T, R]):
     """``map(items)`` → ``task(item)`` for each item, in order, computed in ``processes`` forked children."""
 
-    def __init__(self, task: Callable[[T], R], processes: int, *, chunk: int | None = None) -> None:
+    def __init__(self, task: Callable[[T], R], processes: int, *, chunk: int | None = None,
+                 chunk_timeout_s: float | None = None) -> None:
         self.task = task
+        self.chunk_timeout_s = CHUNK_TIMEOUT_S if chunk_timeout_s is None else chunk_timeout_s
         self.processes = max(1, processes)
         self.chunk = max(1, CHUNK if chunk is None else chunk)
         self.crashes = 0  # children that died working on a chunk (statistics, tests)
+        self.hangs = 0  # children stopped for taking longer than chunk_timeout_s on one chunk
         self._spawned = 0
         self._context = multiprocessing.get_context("fork")
         self._pid = os.getpid()
@@ -81,6 +88,7 @@ class ForkPool(Generic[T, R]):
         # Chunks sent to each child, oldest first; a child works on its oldest while the next waits in
         # its pipe, so it never idles while the parent reads a result.
         busy: dict[Connection, deque[list[int]]] = {}
+        started: dict[Connection, float] = {}  # when each busy child began its oldest chunk
         budget = self.processes + 2 * len(items)  # each item can kill at most two children
         while todo or busy:
             while todo:
@@ -100,15 +108,17 @@ class ForkPool(Generic[T, R]):
                     todo.appendleft(indexes)
                     self._lost(conn, busy, todo, results)
                     continue
+                if conn not in busy:
+                    started[conn] = time.monotonic()
                 busy.setdefault(conn, deque()).append(indexes)
-            for conn in wait(list(busy)) if busy else ():
-                assert isinstance(conn, Connection)
+            for conn in self._wait(busy, started):
                 try:
                     outcomes, records = conn.recv()
                 except (EOFError, ConnectionResetError, OSError):
                     self._lost(conn, busy, todo, results)
                     continue
                 indexes = busy[conn].popleft()
+                started[conn] = time.monotonic()
                 if not busy[conn]:
                     del busy[conn]
                 for record in records:
@@ -120,6 +130,24 @@ class ForkPool(Generic[T, R]):
                 results[ready] = None  # the caller holds it now
                 ready += 1
         assert ready == len(results)
+
+    def _wait(self, busy: dict[Connection, deque[list[int]]], started: dict[Connection, float]) -> list[Connection]:
+        """The busy children with a result to read; a child past its chunk's deadline is killed first, so
+        that reading it reports it lost."""
+        if not busy:
+            return []
+        deadline = min(started[c] for c in busy) + self.chunk_timeout_s
+        ready = wait(list(busy), timeout=max(0.0, deadline - time.monotonic()))
+        now = time.monotonic()
+        for conn in busy:
+            if conn not in ready and now - started[conn] >= self.chunk_timeout_s:
+                logger.warning("a parse process worked on %d file(s) for over %.0f s; stopped it (the file that "
+                               "hangs is indexed without symbols)", len(busy[conn][0]), self.chunk_timeout_s,
+                               extra={"reason": "parse_hang"})
+                self.hangs += 1
+                self._children[conn].kill()
+                ready.append(conn)
+        return ready  # type: ignore[return-value]
 
     def _lost(
         self, conn: Connection, busy: dict[Connection, deque[list[int]]], todo: deque[list[int]], results: list[Any]

@@ -87,6 +87,31 @@ def test_a_parse_that_kills_its_process_costs_that_file_only(make_tree, tmp_path
     assert any("pkg/bad.py" in r.getMessage() and "crashed" in r.getMessage() for r in caplog.records)
 
 
+def test_a_parse_that_hangs_costs_that_file_only(make_tree, tmp_path, monkeypatch, pool_everything, caplog):
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
+    files["pkg/stuck.py"] = "def stuck():\n    return 0\n"
+    root = make_tree(files)
+    real = parsing.parse_file
+
+    def hanging(rel, data):
+        if rel == "pkg/stuck.py":
+            time.sleep(3600)
+        return real(rel, data)
+
+    monkeypatch.setattr(parsing, "parse_file", hanging)
+    monkeypatch.setattr("treerag.index.pool.CHUNK_TIMEOUT_S", 0.5)
+    db = tmp_path / "index.sqlite"
+    with caplog.at_level(logging.WARNING, logger="treerag"):
+        report = build_index(root, db, workers=2)
+    assert report.files == 13 and report.parsed == 13
+    with sqlite3.connect(db) as conn:
+        by_file = dict(conn.execute(
+            "SELECT path, (SELECT count(*) FROM symbols WHERE file_id = files.id) FROM files WHERE language='python'"))
+    assert by_file.pop("pkg/stuck.py") == 0
+    assert set(by_file.values()) == {1}
+    assert any("pkg/stuck.py" in r.getMessage() and "hung" in r.getMessage() for r in caplog.records)
+
+
 def test_records_logged_in_a_child_reach_the_parents_handlers(make_tree, tmp_path, monkeypatch, pool_everything,
                                                              caplog):
     import treerag.index.parsing.engine as engine
@@ -218,3 +243,22 @@ def _running(pid: int) -> bool:
             return fh.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _hangs_on_five(x: int) -> int:
+    if x == 5:
+        time.sleep(3600)
+    return x + 1
+
+
+def test_a_hanging_item_costs_that_item_and_about_twice_the_timeout(caplog):
+    """The chunk holding the hang is stopped at its deadline and retried one item at a time; the item
+    that hangs alone is stopped again and comes back CRASHED; the others are computed."""
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="treerag"), \
+            ForkPool(_hangs_on_five, 2, chunk=4, chunk_timeout_s=0.5) as pool:
+        out = list(pool.map(list(range(12))))
+    took = time.monotonic() - started
+    assert out == [CRASHED if x == 5 else x + 1 for x in range(12)]
+    assert pool.hangs == 2 and took < 10, took
+    assert any(getattr(r, "reason", "") == "parse_hang" for r in caplog.records)
