@@ -1,9 +1,10 @@
 """Single instance, the socket's directory and file, and readiness reporting.
 
 The pid file next to the socket is held with ``flock`` for the daemon's whole
-life, parked or not (the descriptor survives the exec into the waiter). The kernel drops the lock when the process dies, however it dies, so a
-socket file found while we hold the lock is stale by construction and is
-replaced; a lock we cannot take means a live daemon, and we refuse.
+life, parked or not (the descriptor survives the exec into the waiter). The
+kernel drops the lock when the process dies, however it dies, so a socket
+file found while we hold the lock is stale by construction and is replaced;
+a lock we cannot take means a live daemon, and we refuse.
 """
 
 from __future__ import annotations
