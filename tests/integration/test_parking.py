@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,21 +77,9 @@ def test_idle_daemon_parks_small_and_the_next_client_wakes_it(parking_daemon):
 def test_clients_arriving_together_at_a_parked_daemon_are_all_answered(parking_daemon):
     daemon = parking_daemon
     assert wait_for(lambda: parked(daemon), timeout=10)
-    answers: list[object] = []
-    errors: list[BaseException] = []
-
-    def ask() -> None:
-        try:
-            answers.append(daemon.call("ping"))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    workers = [threading.Thread(target=ask) for _ in range(20)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join(30)
-    assert not errors and answers == ["pong"] * 20
+    with ThreadPoolExecutor(20) as pool:  # all connect at once, to a waiter that accepts none of them itself
+        answers = list(pool.map(lambda _: daemon.call("ping"), range(20), timeout=30))
+    assert answers == ["pong"] * 20
 
 
 def test_sigterm_while_parked_removes_socket_and_pid_file(parking_daemon):

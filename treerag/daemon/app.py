@@ -32,14 +32,12 @@ from treerag import __version__
 from treerag.daemon.broadcast import Broadcaster
 from treerag.daemon.lifecycle import InstanceLock, prepare_socket_dir, remove_stale_socket
 from treerag.daemon.methods import MethodTable
-from treerag.daemon.park import Handover
+from treerag.daemon.park import STOP_SIGNALS, Handover
 from treerag.daemon.server import serve_listener
 from treerag.errors import TreeragError
 from treerag.metrics import LatencyTracker, MetricsRegistry
 
-__all__ = ["STOP_SIGNALS", "Daemon", "DaemonSettings", "ServerStats"]
-
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+__all__ = ["Daemon", "DaemonSettings", "ServerStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +323,7 @@ class Daemon:
         return True
 
     async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
             # a woken daemon starts with both blocked (by the waiter), so one sent meanwhile waits for us
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             async for signum in signals:

@@ -26,10 +26,11 @@ from typing import Any, NoReturn
 
 from treerag.errors import TreeragError
 
-__all__ = ["RESUME_ENV", "Handover", "exec_parked", "resume_argv", "take_inherited"]
+__all__ = ["RESUME_ENV", "STOP_SIGNALS", "Handover", "exec_parked", "resume_argv", "take_inherited"]
 
 RESUME_ENV = "TREERAG_RESUME"
 PARKED_SCRIPT = Path(__file__).with_name("parked.py")
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # blocked across each exec; parked.py has its own copy
 
 
 @dataclass(slots=True)
@@ -60,7 +61,7 @@ def resume_argv(argv: list[str]) -> list[str]:
 def exec_parked(ticket: Handover, *, socket_path: Path, log_file: Path | None, argv: list[str]) -> NoReturn:
     """Replace this process by the waiter; the two descriptors and ``TREERAG_RESUME`` go with it.
     SIGTERM and SIGINT stay blocked across the exec, so one sent now is handled by the waiter."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     os.set_inheritable(ticket.listen_fd, True)
     os.set_inheritable(ticket.lock_fd, True)
     os.environ[RESUME_ENV] = json.dumps({"listen_fd": ticket.listen_fd, "lock_fd": ticket.lock_fd,
@@ -73,7 +74,7 @@ def exec_parked(ticket: Handover, *, socket_path: Path, log_file: Path | None, a
     try:
         os.execv(waiter[0], waiter)
     except OSError as exc:  # the daemon has stopped serving: leave no socket that nobody answers
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         for path in (socket_path, socket_path.with_suffix(".pid")):
             path.unlink(missing_ok=True)
         raise TreeragError(f"could not park (exec {waiter[0]}: {exc.strerror or exc}); daemon stopped") from exc

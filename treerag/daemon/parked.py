@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # as in park.py; this file imports nothing of treerag
 
 
 def _log(log_file: str, level: str, message: str) -> None:

@@ -63,18 +63,29 @@ def test_a_small_tree_parses_in_the_worker_itself(make_tree, tmp_path, monkeypat
     assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 200
 
 
-def test_a_parse_that_kills_its_process_costs_that_file_only(make_tree, tmp_path, monkeypatch, pool_everything, caplog):
+def _crash(pid: int) -> None:
+    os.kill(pid, signal.SIGSEGV)
+
+
+def _hang(pid: int) -> None:
+    time.sleep(3600)
+
+
+@pytest.mark.parametrize("failure", [_crash, _hang], ids=["crash", "hang"])
+def test_a_parse_that_kills_or_hangs_its_process_costs_that_file_only(make_tree, tmp_path, monkeypatch,
+                                                                    pool_everything, caplog, failure):
     files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
     files["pkg/bad.py"] = "def bad():\n    return 0\n"
     root = make_tree(files)
     real = parsing.parse_file
 
-    def crashing(rel, data):
+    def failing(rel, data):
         if rel == "pkg/bad.py":
-            os.kill(os.getpid(), signal.SIGSEGV)
+            failure(os.getpid())
         return real(rel, data)
 
-    monkeypatch.setattr(parsing, "parse_file", crashing)
+    monkeypatch.setattr(parsing, "parse_file", failing)
+    monkeypatch.setattr("treerag.index.pool.CHUNK_TIMEOUT_S", 0.5)  # the hang's deadline
     db = tmp_path / "index.sqlite"
     with caplog.at_level(logging.WARNING, logger="treerag"):
         report = build_index(root, db, workers=2)
@@ -84,32 +95,9 @@ def test_a_parse_that_kills_its_process_costs_that_file_only(make_tree, tmp_path
             "SELECT path, (SELECT count(*) FROM symbols WHERE file_id = files.id) FROM files WHERE language='python'"))
     assert by_file.pop("pkg/bad.py") == 0  # indexed as a plain python file
     assert set(by_file.values()) == {1}  # every other file kept its function
-    assert any("pkg/bad.py" in r.getMessage() and "crashed" in r.getMessage() for r in caplog.records)
-
-
-def test_a_parse_that_hangs_costs_that_file_only(make_tree, tmp_path, monkeypatch, pool_everything, caplog):
-    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
-    files["pkg/stuck.py"] = "def stuck():\n    return 0\n"
-    root = make_tree(files)
-    real = parsing.parse_file
-
-    def hanging(rel, data):
-        if rel == "pkg/stuck.py":
-            time.sleep(3600)
-        return real(rel, data)
-
-    monkeypatch.setattr(parsing, "parse_file", hanging)
-    monkeypatch.setattr("treerag.index.pool.CHUNK_TIMEOUT_S", 0.5)
-    db = tmp_path / "index.sqlite"
-    with caplog.at_level(logging.WARNING, logger="treerag"):
-        report = build_index(root, db, workers=2)
-    assert report.files == 13 and report.parsed == 13
-    with sqlite3.connect(db) as conn:
-        by_file = dict(conn.execute(
-            "SELECT path, (SELECT count(*) FROM symbols WHERE file_id = files.id) FROM files WHERE language='python'"))
-    assert by_file.pop("pkg/stuck.py") == 0
-    assert set(by_file.values()) == {1}
-    assert any("pkg/stuck.py" in r.getMessage() and "hung" in r.getMessage() for r in caplog.records)
+    assert any("pkg/bad.py" in r.getMessage() and "crashed or hung" in r.getMessage() for r in caplog.records)
+    if failure is _hang:
+        assert any(getattr(r, "reason", "") == "parse_hang" for r in caplog.records)
 
 
 def test_records_logged_in_a_child_reach_the_parents_handlers(make_tree, tmp_path, monkeypatch, pool_everything,
