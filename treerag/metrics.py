@@ -165,7 +165,8 @@ class Histogram:
                 if i == len(HISTOGRAM_BOUNDS):
                     return HISTOGRAM_BOUNDS[-1]
                 lower = HISTOGRAM_BOUNDS[i - 1] if i else 0.0
-                return lower + (HISTOGRAM_BOUNDS[i] - lower) * (rank - seen) / n
+                upper = HISTOGRAM_BOUNDS[i]
+                return min(upper, lower + (upper - lower) * (rank - seen) / n)  # rounding must not leave the bucket
             seen += n
         return HISTOGRAM_BOUNDS[-1]
 

@@ -173,6 +173,14 @@ def test_histogram_quantile_is_inside_the_true_values_bucket(samples: list[float
     assert lower <= h.quantile(q) <= HISTOGRAM_BOUNDS[i]
 
 
+def test_histogram_quantile_never_rounds_past_its_bucket() -> None:
+    """1.0 + 0.8 * 3 / 3 is 1.8000000000000003 in floats: the top of a bucket must stay its bound."""
+    h = Histogram()
+    for _ in range(3):
+        h.observe(1.7)
+    assert h.quantile(1.0) == 1.8
+
+
 # -- the latency tracker ------------------------------------------------------------------
 
 
