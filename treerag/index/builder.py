@@ -7,9 +7,11 @@ when its content hash changed, and everything is written in one SQLite
 transaction, so a kill -9 leaves the previous index intact.
 
 Reading and parsing make each file's rows (:mod:`treerag.index.rows`) apart
-from the database, in the worker or, for a requested build with enough
-source, in forked parse processes (:mod:`treerag.index.pool`); the rows are
-written in file order either way, new files in batches across files.
+from the database, in forked parse processes (:mod:`treerag.index.pool`):
+one for updates, background builds and small trees, ``workers`` for a
+requested build with enough source. A grammar never runs in the worker
+itself, so a parse that crashes or hangs costs that file in every kind of
+build. The rows are written in file order, new files in batches across files.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from treerag.index.bodies import sync_bodies
 from treerag.index.graph import pagerank
@@ -32,14 +34,17 @@ from treerag.index.model import ParsedFile
 from treerag.index.rows import UNCHANGED, FileRows, classify_flags, read_file_rows
 from treerag.index.store import EDGE_IMPORT, EDGE_REFERENCE, FLAG_ENTRY, Store
 
+if TYPE_CHECKING:
+    from treerag.index.worker import CpuCap
+
 __all__ = ["BuildReport", "build_index", "classify_flags"]
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
-# Less source to parse than this stays in the worker itself: two forks and two grammar loads cost
-# ~50 ms, and on a machine whose other cores are busy the pool gains nothing.
+# Less source to parse than this goes to one parse process: a second fork and grammar load cost
+# ~25 ms, and on a machine whose other cores are busy a second process gains nothing.
 POOL_MIN_BYTES = 4 << 20
 # A name defined in more files than this says nothing about which one a reference means.
 MAX_DEFINERS = 4
@@ -80,15 +85,16 @@ def build_index(
     paths: Iterable[str] | None = None,
     max_file_bytes: int = 1 << 20,
     progress: Progress | None = None,
-    throttle: Callable[[], None] | None = None,
+    throttle: CpuCap | None = None,
     summaries: bool = True,
     workers: int = 1,
 ) -> BuildReport:
     """Full build when ``paths`` is None, else an update of just those paths (files or directories).
 
     ``summaries`` fills files.summary/symbols.summary with local summaries (remote ones kept).
-    ``workers`` > 1 parses in that many forked processes (:mod:`treerag.index.pool`) when there is
-    no ``throttle`` and enough files to repay the forks; the rows written are the same."""
+    Files in a parsed language are parsed in one forked process (:mod:`treerag.index.pool`), under
+    ``throttle`` when there is one; ``workers`` > 1 uses that many when there is no ``throttle`` and
+    enough source to repay the forks. The rows written are the same either way."""
     from treerag.index.ignore import IgnoreRules
     from treerag.index.scanner import classify_file, scan
 
@@ -117,8 +123,9 @@ def build_index(
 
         parsed: dict[str, FileRows] = {}
         touched_only: dict[str, tuple[int, int]] = {}
-        pooled = workers > 1 and throttle is None and _source_bytes(candidates, present) >= POOL_MIN_BYTES
-        outcomes = (_read_pooled(root, candidates, known, workers, summaries) if pooled
+        source_bytes = _source_bytes(candidates, present)
+        processes = workers if workers > 1 and throttle is None and source_bytes >= POOL_MIN_BYTES else 1
+        outcomes = (_read_pooled(root, candidates, known, processes, summaries, throttle) if source_bytes
                     else _read_serial(root, candidates, known, throttle, summaries))
         for i, (rel, outcome) in enumerate(outcomes):
             if outcome is None:  # vanished, unreadable or secret
@@ -190,6 +197,7 @@ def _read_serial(
     throttle: Callable[[], None] | None,
     summaries: bool,
 ) -> Iterator[tuple[str, FileRows | str | None]]:
+    """Read and hash files no grammar parses, here in the worker."""
     for rel in candidates:
         if throttle is not None:
             throttle()
@@ -201,16 +209,25 @@ def _read_pooled(
     root: Path,
     candidates: list[str],
     known: dict[str, tuple[int, int, int, str]],
-    workers: int,
+    processes: int,
     summaries: bool,
+    throttle: CpuCap | None,
 ) -> Iterator[tuple[str, FileRows | str | None]]:
-    """As ``_read_serial``, in forked processes; a file whose parse kills its process is indexed with
-    its language and no details (as a parse that raises is) and logged, and costs no other file."""
-    from treerag.index.pool import CRASHED, ForkPool
+    """Read, hash and parse in forked processes; a file whose parse kills or hangs its process is indexed
+    with its language and no details (as a parse that raises is) and logged, and costs no other file.
+    A throttled build's process keeps to the same CPU share, and gets as much more time per chunk."""
+    from treerag.index.parsing import load_grammars
+    from treerag.index.pool import CHUNK_TIMEOUT_S, CRASHED, ForkPool
+
+    load_grammars(candidates)
+    if summaries:
+        import treerag.enrich.local  # noqa: F401 - loaded once here, not in each parse process
 
     task = functools.partial(_read_one, root, summaries)
     items = [(rel, known[rel][3] if rel in known else None) for rel in candidates]
-    with ForkPool(task, workers) as pool:
+    timeout = CHUNK_TIMEOUT_S / throttle.share if throttle is not None else None
+    init = throttle.install if throttle is not None else None
+    with ForkPool(task, processes, chunk_timeout_s=timeout, init=init) as pool:
         for (rel, digest), outcome in zip(items, pool.map(items), strict=True):
             if outcome is CRASHED:
                 logger.warning("parsing %s crashed or hung its parse process; indexing it without symbols", rel,

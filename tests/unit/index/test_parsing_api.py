@@ -111,7 +111,7 @@ def test_extraction_failure_keeps_the_language(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_exported_members() -> None:
-    assert sorted(parsing.__all__) == ["LANGUAGES", "language_for", "parse_file"]
+    assert sorted(parsing.__all__) == ["LANGUAGES", "language_for", "load_grammars", "parse_file"]
     for name in parsing.__all__:
         assert hasattr(parsing, name)
 

@@ -18,7 +18,7 @@ import treerag.index.builder as builder
 import treerag.index.parsing as parsing
 from treerag.index.builder import build_index
 from treerag.index.pool import CRASHED, ForkPool
-from treerag.index.worker import parse_workers
+from treerag.index.worker import CpuCap, parse_workers
 
 PROJECTS = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
 TABLES = {
@@ -54,13 +54,33 @@ def test_a_pooled_build_writes_the_rows_of_a_serial_build(tmp_path, pool_everyth
         assert got[table] == expected[table], table
 
 
-def test_a_small_tree_parses_in_the_worker_itself(make_tree, tmp_path, monkeypatch):
-    def no_pool(*args, **kwargs):
-        raise AssertionError("a few kB of source must not fork a pool")
+def test_a_small_tree_parses_in_one_process(make_tree, tmp_path, monkeypatch):
+    sizes = []
+    real = builder_pool()
 
-    monkeypatch.setattr("treerag.index.pool.ForkPool", no_pool)
+    def counting(task, processes, **kwargs):
+        sizes.append(processes)
+        return real(task, processes, **kwargs)
+
+    monkeypatch.setattr("treerag.index.pool.ForkPool", counting)
     root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(200)})
     assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 200
+    assert sizes == [1]  # a few kB of source do not repay a second fork
+
+
+def test_files_no_grammar_parses_are_read_without_a_fork(make_tree, tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("only a grammar needs a parse process")
+
+    monkeypatch.setattr("treerag.index.pool.ForkPool", no_pool)
+    root = make_tree({f"notes{i}.txt": "plain\n" for i in range(5)})
+    assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 5
+
+
+def builder_pool():
+    from treerag.index.pool import ForkPool as real
+
+    return real
 
 
 def _crash(pid: int) -> None:
@@ -72,11 +92,19 @@ def _hang(pid: int) -> None:
 
 
 @pytest.mark.parametrize("failure", [_crash, _hang], ids=["crash", "hang"])
+@pytest.mark.parametrize("kind", ["pooled build", "update", "throttled build"])
 def test_a_parse_that_kills_or_hangs_its_process_costs_that_file_only(make_tree, tmp_path, monkeypatch,
-                                                                    pool_everything, caplog, failure):
+                                                                    pool_everything, caplog, failure, kind):
+    """Whatever the build (a requested one over two processes, an update of a few files, a background
+    build under its CPU cap), a file whose parse crashes or hangs is indexed without symbols, alone."""
     files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(12)}
     files["pkg/bad.py"] = "def bad():\n    return 0\n"
     root = make_tree(files)
+    db = tmp_path / "index.sqlite"
+    if kind == "update":
+        build_index(root, db)
+        for rel in files:
+            (root / rel).write_text(files[rel].replace("def f", "def g").replace("return", "return -"))
     real = parsing.parse_file
 
     def failing(rel, data):
@@ -86,15 +114,20 @@ def test_a_parse_that_kills_or_hangs_its_process_costs_that_file_only(make_tree,
 
     monkeypatch.setattr(parsing, "parse_file", failing)
     monkeypatch.setattr("treerag.index.pool.CHUNK_TIMEOUT_S", 0.5)  # the hang's deadline
-    db = tmp_path / "index.sqlite"
+    throttle = CpuCap(0.9) if kind == "throttled build" else None
     with caplog.at_level(logging.WARNING, logger="treerag"):
-        report = build_index(root, db, workers=2)
+        report = build_index(root, db, workers=2, throttle=throttle,
+                             paths=list(files) if kind == "update" else None)
     assert report.files == 13 and report.parsed == 13
     with sqlite3.connect(db) as conn:
         by_file = dict(conn.execute(
             "SELECT path, (SELECT count(*) FROM symbols WHERE file_id = files.id) FROM files WHERE language='python'"))
+        names = {name for (name,) in conn.execute("SELECT name FROM symbols")}
     assert by_file.pop("pkg/bad.py") == 0  # indexed as a plain python file
     assert set(by_file.values()) == {1}  # every other file kept its function
+    if kind == "update":
+        assert names == {f"g{i}" for i in range(12)}
+        assert report.changed_paths == sorted(files)  # the others' new content is in
     assert any("pkg/bad.py" in r.getMessage() and "crashed or hung" in r.getMessage() for r in caplog.records)
     if failure is _hang:
         assert any(getattr(r, "reason", "") == "parse_hang" for r in caplog.records)
@@ -181,10 +214,10 @@ def test_fork_pool_yields_results_as_they_arrive(tmp_path):
 
 
 def test_fork_pool_works_in_process_when_it_cannot_fork(monkeypatch, caplog):
-    def no_fork(self):
+    def no_fork():
         raise OSError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr("multiprocessing.process.BaseProcess.start", no_fork)
+    monkeypatch.setattr("treerag.index.pool._fork", no_fork)
     with caplog.at_level(logging.WARNING, logger="treerag"), ForkPool(_square, 2, chunk=4) as pool:
         assert list(pool.map([1, 2, 11, 3])) == [1, 4, CRASHED, 9]
     assert sum("could not fork" in r.getMessage() for r in caplog.records) == 1  # tried once

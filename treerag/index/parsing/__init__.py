@@ -21,6 +21,7 @@ import importlib
 import logging
 import posixpath
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from treerag.index.model import ParsedFile
@@ -28,7 +29,7 @@ from treerag.index.model import ParsedFile
 if TYPE_CHECKING:
     from treerag.index.parsing.engine import LanguageSpec
 
-__all__ = ["LANGUAGES", "language_for", "parse_file"]
+__all__ = ["LANGUAGES", "language_for", "load_grammars", "parse_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ _unavailable: set[str] = set()  # languages whose grammar failed to load in this
 def language_for(rel_path: str) -> str:
     """The language of a file by its extension (case-insensitive), or "" when unknown."""
     return _EXTENSIONS.get(posixpath.splitext(rel_path)[1].lower(), "")
+
+
+def load_grammars(rel_paths: Iterable[str]) -> None:
+    """Load the grammars these files need now, so that processes forked next share them instead of
+    each loading its own."""
+    languages = {language_for(rel) for rel in rel_paths}
+    if "c" in languages:
+        languages.add("cpp")  # a header may turn out to be C++
+    for language in sorted(languages - {"", "markdown"}):
+        _available(language)
 
 
 def parse_file(rel_path: str, data: bytes) -> ParsedFile:
