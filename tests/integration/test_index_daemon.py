@@ -90,6 +90,10 @@ def test_index_without_daemon_writes_the_same_index(project, short_dir):
     out = treerag("index", str(project), "--json", sock=short_dir / "absent.sock")
     assert out.returncode == 0, out.stderr
     local = json.loads(out.stdout)
+    # the one-shot process did not load what it built; the next one loads it on first use
+    found = treerag("query", str(project), "shopping cart", "--json", sock=short_dir / "absent.sock")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["files"][0]["path"] == "shop/cart.py"
     daemon = start_daemon_process(short_dir / "treerag.sock")
     try:
         projects = json.loads(treerag("projects", "--json", sock=daemon.socket).stdout)

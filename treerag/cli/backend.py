@@ -33,4 +33,5 @@ def open_backend(config: Any, *, local_ok: bool = True, timeout: float = 600.0) 
     logging.getLogger("treerag").setLevel(logging.WARNING)
     daemon = Daemon(settings_from_config(config), full_config=config)
     install(daemon)
+    daemon.projects.load_after_build = False  # type: ignore[attr-defined]  # loaded on first use, if any
     return Client(MemoryTransport(daemon)), True

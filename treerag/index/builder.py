@@ -215,7 +215,8 @@ def _read_pooled(
 ) -> Iterator[tuple[str, FileRows | str | None]]:
     """Read, hash and parse in forked processes; a file whose parse kills or hangs its process is indexed
     with its language and no details (as a parse that raises is) and logged, and costs no other file.
-    A throttled build's process keeps to the same CPU share, and gets as much more time per chunk."""
+    A throttled build's process keeps itself and this one to the CPU share, and gets as much more time
+    per chunk."""
     from treerag.index.parsing import load_grammars
     from treerag.index.pool import CHUNK_TIMEOUT_S, CRASHED, ForkPool
 
@@ -226,7 +227,7 @@ def _read_pooled(
     task = functools.partial(_read_one, root, summaries)
     items = [(rel, known[rel][3] if rel in known else None) for rel in candidates]
     timeout = CHUNK_TIMEOUT_S / throttle.share if throttle is not None else None
-    init = throttle.install if throttle is not None else None
+    init = throttle.install_in_child if throttle is not None else None
     with ForkPool(task, processes, chunk_timeout_s=timeout, init=init) as pool:
         for (rel, digest), outcome in zip(items, pool.map(items), strict=True):
             if outcome is CRASHED:

@@ -10,7 +10,8 @@ stdout: ``{"progress": {...}}`` and ``{"log": {...}}`` while working, then ``{"r
 A full build without ``cpu_share`` (one the user asked for and waits for)
 parses in ``PARSE_WORKERS`` forked processes when the tree is large enough
 (see :func:`parse_workers`); ``"parse_workers": n`` in the request overrides
-that. Builds with a CPU cap parse here, one file at a time.
+that. Builds with a CPU cap parse in one forked process, which holds itself
+and this process together to the cap.
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ class CpuCap:
     def __init__(self, share: float, window_s: float = 0.25) -> None:
         self.share = share
         self.window_s = window_s
+        self._clock: Callable[[], float] = time.process_time
         self._wall = time.monotonic()
-        self._cpu = time.process_time()
+        self._cpu = self._clock()
 
     def __call__(self) -> None:
-        wall, cpu = time.monotonic(), time.process_time()
+        wall, cpu = time.monotonic(), self._clock()
         used, elapsed = cpu - self._cpu, wall - self._wall
         if elapsed < self.window_s:
             return
@@ -77,9 +79,30 @@ class CpuCap:
         started = _process_started()
         if started is not None:
             self._wall, self._cpu = started, 0.0
+        self._arm(tick_s)
+
+    def install_in_child(self, tick_s: float = 0.05) -> None:
+        """In a forked parse process: count the parent's CPU as well as this one's, so that the two together
+        keep to the share (the parent takes in results while the child parses)."""
+        parent = os.getppid()
+        self._clock = lambda: time.process_time() + _cpu_seconds_of(parent)
+        self._wall, self._cpu = time.monotonic(), self._clock()
+        self._arm(tick_s)
+
+    def _arm(self, tick_s: float) -> None:
         signal.signal(signal.SIGPROF, lambda signum, frame: self())
         signal.siginterrupt(signal.SIGPROF, False)  # SA_RESTART: SQLite's and the OS's calls just resume
         signal.setitimer(signal.ITIMER_PROF, tick_s, tick_s)
+
+
+def _cpu_seconds_of(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux; 0.0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _process_started() -> float | None:

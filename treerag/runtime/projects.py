@@ -128,6 +128,8 @@ class ProjectManager:
         self.nice = nice
         self.clock = clock
         self.idle_evict_s = idle_evict_s
+        # a daemon swaps a fresh build in at once; a one-shot CLI process that exits after it does not
+        self.load_after_build = True
         self._loaded_signal = anyio.Event()
         self.entries: dict[Path, ProjectEntry] = {}
         self.current: ProjectEntry | None = None
@@ -379,8 +381,10 @@ class ProjectManager:
             if paths is None:
                 logger.info("indexed %s: %s", entry.root, _build_line(report), extra={"project": str(entry.root)})
             self._write_record(entry)
-            if paths is None or was_loaded:
+            if was_loaded or (paths is None and self.load_after_build):
                 self._load(entry, "build" if paths is None else "update")
+            elif paths is None:
+                entry.state = "evicted"  # built, on disk, loaded on first use
             if paths is not None:
                 self.updates += 1
             for callback in self.on_changed:

@@ -28,3 +28,23 @@ def test_installed_cap_holds_work_that_never_calls_it():
             "print((time.process_time() - c) / (time.monotonic() - w))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert float(out.stdout) < 0.4, out.stdout
+
+
+def test_a_forked_parse_process_counts_its_parent_in_the_share():
+    """The child of a throttled build holds itself and its parent together to the share: the parent
+    busy a third of the time leaves the child the rest, not a full share of its own."""
+    import subprocess
+    import sys
+
+    code = ("import os, time\nfrom treerag.index.worker import CpuCap\n"
+            "def busy(seconds):\n    end = time.monotonic() + seconds\n"
+            "    while time.monotonic() < end:\n        sum(range(20_000))\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n    CpuCap(0.6).install_in_child()\n    busy(2.0)\n    os._exit(0)\n"
+            "w, c = time.monotonic(), time.process_time()\n"
+            "while time.monotonic() - w < 2.0:\n    busy(0.05)\n    time.sleep(0.1)\n"
+            "os.waitpid(pid, 0)\n"
+            "t = os.times()\n"
+            "print((t.user + t.system + t.children_user + t.children_system) / (time.monotonic() - w))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert float(out.stdout) < 0.75, out.stdout
