@@ -5,7 +5,11 @@ CLI's in-process mode, which runs the same daemon code and index worker) and
 an empty ``XDG_CACHE_HOME`` every run; timed wall clock, interpreter start
 included, as a user waits for it. The peer is ``ctags -R --fields=+n -f
 /dev/null PATH`` on the same tree (also wall clock, process start included).
-Runs alternate treerag, ctags, treerag, ctags, ... and the median is kept.
+Runs alternate treerag, ctags, floor, treerag, ctags, floor, ... and the median
+is kept. The floor (``parse_floor.py``) is tree-sitter's share alone: reading
+and parsing every source file and one pass of treerag's query, in as many
+processes as a build parses in; it shows how much of the gap to ctags any
+tree-sitter indexer pays before it writes a row.
 
 Bytecode is cached as an installed package has it (pip compiles on install):
 the runs get ``PYTHONPYCACHEPREFIX`` in the sandbox, with
@@ -28,6 +32,8 @@ from benchlib.common import (PYTHON, Options, Row, error_row, mb, ratio, rss_byt
                              uss_bytes, verdict)
 
 CTAGS = ["ctags", "-R", "--fields=+n", "-f", "/dev/null"]
+PARSE_FLOOR = Path(__file__).with_name("parse_floor.py")
+PARSE_PROCESSES = 2  # as a requested build on this 2-core machine (treerag.index.worker.PARSE_WORKERS)
 
 
 def _ctags_version() -> str | None:
@@ -72,6 +78,7 @@ def _cold_index(corpus: corpora.Corpus, runs: int, ctags_version: str | None) ->
     walls: list[float] = []
     reported: list[float] = []
     ctags_walls: list[float] = []
+    floor_walls: list[float] = []
     report: dict = {}  # type: ignore[type-arg]
     db_bytes = 0
     with sandbox() as box:
@@ -95,22 +102,27 @@ def _cold_index(corpus: corpora.Corpus, runs: int, ctags_version: str | None) ->
                 subprocess.run([*CTAGS, str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                check=True, timeout=900)
                 ctags_walls.append(time.perf_counter() - t0)
+            floor = subprocess.run([PYTHON, str(PARSE_FLOOR), str(root), str(PARSE_PROCESSES)], env=env,
+                                   capture_output=True, text=True, timeout=900, check=True)
+            floor_walls.append(float(json.loads(floor.stdout)["wall_s"]))
     files = int(report["files"])
     wall = statistics.median(walls)
     label = f"{corpus.name} ({corpus.language}, {files} files)"
     raw = {"corpus": corpus.spec, "files": files, "symbols": report.get("symbols"), "walls_s": walls,
-           "reported_s": reported, "ctags_walls_s": ctags_walls, "ctags": ctags_version, "db_bytes": db_bytes,
+           "reported_s": reported, "ctags_walls_s": ctags_walls, "floor_walls_s": floor_walls, "ctags": ctags_version, "db_bytes": db_bytes,
            "tree_bytes": _tree_bytes(root), "bytecode_cached": True, "languages": report.get("languages"),
            "skipped": report.get("skipped")}
+    floor = statistics.median(floor_walls)
     if ctags_walls:
         ct = statistics.median(ctags_walls)
         rows = [Row("index", f"cold index {label}, median of {runs}",
                     f"{wall:.2f} s ({files / wall:.0f} files/s)", "≤ 3× ctags",
-                    f"ctags {ct:.2f} s → {ratio(wall, ct):.1f}×; build alone {statistics.median(reported):.2f} s",
+                    f"ctags {ct:.2f} s → {ratio(wall, ct):.1f}×; build alone {statistics.median(reported):.2f} s; "
+                    f"tree-sitter parse + query alone {floor:.2f} s ({ratio(floor, ct):.1f}× ctags)",
                     verdict(wall <= 3 * ct), raw)]
     else:
         rows = [Row("index", f"cold index {label}, median of {runs}", f"{wall:.2f} s ({files / wall:.0f} files/s)",
-                    "≤ 3× ctags", "ctags not installed", "info", raw)]
+                    "≤ 3× ctags", f"ctags not installed; tree-sitter parse + query alone {floor:.2f} s", "info", raw)]
     per_k = db_bytes / files * 1000 if files else 0
     rows.append(Row("index", f"index size on disk, {corpus.name}", f"{mb(per_k)} / 1,000 files", "",
                     f"total {mb(db_bytes)} for {mb(raw['tree_bytes'])} of source", "info"))
