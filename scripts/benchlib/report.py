@@ -40,7 +40,9 @@ How each group measures (numbers above are all measured in the run; nothing is t
   its workers' RSS (`status` → `process.total_rss_bytes`) read after each.
 - **index**: `python -m treerag index PATH --json` with no daemon (in-process mode: the same daemon code and
   index worker) and an empty `XDG_CACHE_HOME` per run, wall clock including interpreter start, alternated with
-  `ctags -R --fields=+n -f /dev/null PATH` on the same tree; median of 3. Trees are PyPI sdists and an npm
+  `ctags -R --fields=+n -f /dev/null PATH` on the same tree and with tree-sitter's own floor
+  (`scripts/benchlib/parse_floor.py`: read, parse and one pass of treerag's query over every source file, in 2
+  processes, nothing written); median of 3. Trees are PyPI sdists and an npm
   package, extracted under `.bench/src`. Daemon RSS: the trees indexed one after another (largest first)
   through one daemon with `project.index`, VmRSS and USS read from `/proc` after each.
 - **update**: a copy of the medium tree indexed and watched by a daemon; each edit appends a function with a
