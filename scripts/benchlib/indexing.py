@@ -11,11 +11,8 @@ and parsing every source file and one pass of treerag's query, in as many
 processes as a build parses in; it shows how much of the gap to ctags any
 tree-sitter indexer pays before it writes a row.
 
-Bytecode is cached as an installed package has it (pip compiles on install):
-the runs get ``PYTHONPYCACHEPREFIX`` in the sandbox, with
-``PYTHONDONTWRITEBYTECODE`` dropped, and one untimed run fills it first.
-Without that, a shell exporting ``PYTHONDONTWRITEBYTECODE=1`` recompiles every
-treerag module in the CLI and again in the worker on each run (~0.1 s).
+Bytecode is cached as an installed package has it (see ``common.Sandbox``);
+one untimed run first makes sure the cache is full.
 """
 
 from __future__ import annotations
@@ -51,12 +48,6 @@ def _dir_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _with_bytecode_cache(env: dict[str, str], prefix: Path) -> dict[str, str]:
-    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(prefix)
-    return env
-
-
 def bench_index(opts: Options) -> list[Row]:
     runs = 3
     version = _ctags_version()
@@ -85,7 +76,7 @@ def _cold_index(corpus: corpora.Corpus, runs: int, ctags_version: str | None) ->
         absent_socket = box.path / "no-daemon.sock"
         command = [PYTHON, "-m", "treerag", "index", str(root), "--json", "--socket", str(absent_socket)]
         for run in range(runs + 1):
-            env = _with_bytecode_cache(box.fresh_cache(), box.path / "pycache")
+            env = box.fresh_cache()
             t0 = time.perf_counter()
             out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
             wall = time.perf_counter() - t0
