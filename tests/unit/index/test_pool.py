@@ -56,11 +56,10 @@ def test_a_pooled_build_writes_the_rows_of_a_serial_build(tmp_path, pool_everyth
 
 def test_a_small_tree_parses_in_one_process(make_tree, tmp_path, monkeypatch):
     sizes = []
-    real = builder_pool()
 
     def counting(task, processes, **kwargs):
         sizes.append(processes)
-        return real(task, processes, **kwargs)
+        return ForkPool(task, processes, **kwargs)  # the real one, imported before the patch
 
     monkeypatch.setattr("treerag.index.pool.ForkPool", counting)
     root = make_tree({f"m{i}.py": f"def f{i}():\n    pass\n" for i in range(200)})
@@ -75,12 +74,6 @@ def test_files_no_grammar_parses_are_read_without_a_fork(make_tree, tmp_path, mo
     monkeypatch.setattr("treerag.index.pool.ForkPool", no_pool)
     root = make_tree({f"notes{i}.txt": "plain\n" for i in range(5)})
     assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 5
-
-
-def builder_pool():
-    from treerag.index.pool import ForkPool as real
-
-    return real
 
 
 def _crash(pid: int) -> None:
