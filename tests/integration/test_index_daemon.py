@@ -105,6 +105,46 @@ def test_index_without_daemon_writes_the_same_index(project, short_dir):
         daemon.stop()
 
 
+
+def _stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """Run treerag with its stderr on a pseudo-terminal; (the run, what the terminal showed)."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "treerag", *args], stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, b""), shown
+
+
+@pytest.mark.parametrize("mode", ["daemon", "in-process"])
+def test_index_shows_progress_on_a_terminal_only(project, short_dir, mode):
+    daemon = start_daemon_process(short_dir / "treerag.sock") if mode == "daemon" else None
+    sock = daemon.socket if daemon else short_dir / "absent.sock"
+    try:
+        run, shown = _stderr_on_a_terminal("index", str(project), "--socket", str(sock))
+        assert run.returncode == 0, shown
+        assert b"Indexed " in run.stdout
+        assert b"parse  [" in shown and b"write  [" in shown  # the bar, phase by phase
+        assert shown.endswith(b"\r" + b" " * 60 + b"\r")  # and wiped before the summary line
+        piped = treerag("index", str(project), sock=sock)  # not a terminal: no bar
+        assert piped.returncode == 0 and "[" not in piped.stderr
+    finally:
+        if daemon:
+            daemon.stop()
+
 def test_live_updates_edit_add_delete_rename(running_daemon, project):
     sock = running_daemon.socket
     assert treerag("index", str(project), sock=sock).returncode == 0

@@ -16,7 +16,8 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("index", help="index a project (through the daemon when one runs)")
+    p = sub.add_parser("index", help="index a project (through the daemon when one runs, else in this process; "
+                                      "a progress bar when stderr is a terminal)")
     p.add_argument("path", nargs="?", default=".", help="project root (default: current directory)")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     add_socket_option(p)
@@ -80,9 +81,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     client, local = open_backend(load(args))
     bar = _ProgressBar()
     with client:
-        if not local:
+        if bar.enabled:
+            if local:  # in-process: the events are pushed while the index call runs, so take them there
+                client.transport.connection.listener = bar
+            else:
+                client.on_event = bar
             client.call("subscribe", topics=["progress"])
-            client.on_event = bar
         report = client.call("project.index", path=str(root))
     bar.finish()
     if args.json:

@@ -7,6 +7,7 @@ clients and the dashboard; the real socket is tested end to end elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -19,17 +20,24 @@ __all__ = ["AsyncMemoryTransport", "FakeConnection", "MemoryTransport", "dispatc
 
 
 class FakeConnection:
-    """Stands in for ``server.Connection`` when a handler needs one."""
+    """Stands in for ``server.Connection`` when a handler needs one.
+
+    Events pushed to it are kept in ``pushed``, or handed to ``listener`` at once when there is one
+    (the in-process CLI shows an index's progress while the call still runs)."""
 
     def __init__(self) -> None:
         self.topics: set[str] = set()
         self.pushed: list[Any] = []
+        self.listener: Callable[[Any], None] | None = None
 
     def start_events(self, topics: set[str]) -> None:
         self.topics |= topics
 
     def push(self, event: Any) -> bool:
-        self.pushed.append(event)
+        if self.listener is not None:
+            self.listener(event)
+        else:
+            self.pushed.append(event)
         return True
 
 
