@@ -100,7 +100,9 @@ def file_summary(pf: ParsedFile, rel: str = "") -> str:
         out = "Defines " + "; ".join(parts)
     elif headings:
         out = "Sections: " + ", ".join(headings)
-    imports = [i.target.rsplit("/", 1)[-1].lstrip(".") or i.target for i in pf.imports if not i.system][:3]
+    # one name per module: `import x` and `from x import a, b` (several lines) are one import here
+    imports = list(dict.fromkeys(i.target.rsplit("/", 1)[-1].lstrip(".") or i.target
+                                 for i in pf.imports if not i.system))[:3]
     if imports:
         out = (out + "; imports " if out else "Imports ") + ", ".join(imports)
     if not out and pf.language:

@@ -59,6 +59,12 @@ def test_file_fallback_from_names_and_imports() -> None:
     assert len(syms) == 4 and all(syms)
 
 
+def test_file_fallback_names_each_imported_module_once() -> None:
+    pf = ParsedFile("python", symbols=[_sym("setup", sig="def setup(app):")],
+                    imports=[Import("packaging.version", 1), Import("themes", 2), Import("themes", 3), Import("os", 4)])
+    assert file_summary(pf) == "Defines function setup; imports packaging.version, themes, os"
+
+
 @pytest.mark.parametrize(
     ("rel", "source", "needle"),
     [
