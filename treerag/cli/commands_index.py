@@ -16,8 +16,7 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("index", help="index a project (through the daemon when one runs, else in this process; "
-                                      "a progress bar when stderr is a terminal)")
+    p = sub.add_parser("index", help="index a project (through the daemon when one runs, else in-process)")
     p.add_argument("path", nargs="?", default=".", help="project root (default: current directory)")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     add_socket_option(p)
