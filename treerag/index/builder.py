@@ -184,10 +184,10 @@ def _progress(progress: Progress | None, phase: str, done: int, total: int) -> N
 
 
 def _source_bytes(candidates: list[str], present: dict[str, tuple[int, int]]) -> int:
-    """Bytes of the candidates a grammar will parse (other files are only read and hashed)."""
+    """Bytes of the candidates a tree-sitter grammar will parse (the rest need no parse process)."""
     from treerag.index.parsing import language_for
 
-    return sum(present[rel][0] for rel in candidates if language_for(rel))
+    return sum(present[rel][0] for rel in candidates if language_for(rel) not in ("", "markdown"))
 
 
 def _read_serial(
@@ -197,7 +197,8 @@ def _read_serial(
     throttle: Callable[[], None] | None,
     summaries: bool,
 ) -> Iterator[tuple[str, FileRows | str | None]]:
-    """Read and hash files no grammar parses, here in the worker."""
+    """Read and hash files no tree-sitter grammar parses (plain files; markdown, scanned for headings),
+    here in the worker."""
     for rel in candidates:
         if throttle is not None:
             throttle()

@@ -72,8 +72,11 @@ def test_files_no_grammar_parses_are_read_without_a_fork(make_tree, tmp_path, mo
         raise AssertionError("only a grammar needs a parse process")
 
     monkeypatch.setattr("treerag.index.pool.ForkPool", no_pool)
-    root = make_tree({f"notes{i}.txt": "plain\n" for i in range(5)})
-    assert build_index(root, tmp_path / "index.sqlite", workers=2).parsed == 5
+    root = make_tree({**{f"notes{i}.txt": "plain\n" for i in range(5)}, "README.md": "# Title\n\n## Usage\n"})
+    db = tmp_path / "index.sqlite"
+    assert build_index(root, db, workers=2).parsed == 6
+    with sqlite3.connect(db) as conn:  # markdown headings are read by line scanning, no grammar needed
+        assert {name for (name,) in conn.execute("SELECT name FROM symbols")} == {"Title", "Usage"}
 
 
 def _crash(pid: int) -> None:
