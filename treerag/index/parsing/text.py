@@ -52,6 +52,9 @@ _BODY_HOST_FIELDS = ("value", "type")
 _BODY_HOST_TYPES = frozenset({"variable_declarator"})
 
 _WHITESPACE = re.compile(r"\s+")
+# A doc line ending so is complete; one that does not runs on into the next line of its paragraph.
+_SENTENCE_ENDS = (".", "!", "?", ":", ";")
+_LIST_ITEM = re.compile(r"^(?:[-*+•]|\d+[.)]|@\w+)\s")  # a bullet or a tag is a line of its own
 _COMMENT_OPEN = re.compile(r"^\s*(?:/\*+!?|\*+(?!/)|//[/!]?|#+|=begin|=end)?")
 _COMMENT_CLOSE = re.compile(r"\s*\*+/\s*$")
 _STRING_QUOTES = re.compile(r"""^[rRbBuUfF]*("{3}|'{3}|"|')""")
@@ -131,11 +134,8 @@ def comment_lines(text: str) -> list[str]:
 
 
 def first_line(text: str) -> str:
-    """The first non-empty line of ``text`` (a docstring), capped like a signature."""
-    for line in text.splitlines():
-        if line.strip():
-            return collapse(line)
-    return ""
+    """The first line of ``text`` (a docstring), with the lines it wraps onto, capped like a signature."""
+    return _first_sentence(text.splitlines())
 
 
 def first_comment_line(text: str, *, skip_magic: bool = False) -> str:
@@ -144,11 +144,30 @@ def first_comment_line(text: str, *, skip_magic: bool = False) -> str:
     With ``skip_magic``, shebangs and coding / frozen-string-literal pragmas
     (which open many scripts) are not taken as documentation.
     """
-    for raw, line in zip(text.splitlines(), comment_lines(text), strict=True):
+    lines = comment_lines(text)
+    for i, (raw, line) in enumerate(zip(text.splitlines(), lines, strict=True)):
         if not line or (skip_magic and _MAGIC_COMMENT.match(raw.lstrip(" #/*"))) or raw.lstrip().startswith("#!"):
             continue
-        return collapse(line)
+        return _first_sentence(lines[i:])
     return ""
+
+
+def _first_sentence(lines: list[str]) -> str:
+    """The first non-empty line and, when it stops mid-sentence, the lines of its paragraph it runs on
+    into, up to the one that ends the sentence; whitespace-collapsed and capped like a signature."""
+    taken: list[str] = []
+    length = 0
+    for line in lines:
+        line = line.strip()
+        if not line:
+            if taken:
+                break
+            continue
+        taken.append(line)
+        length += len(line) + 1
+        if line.endswith(_SENTENCE_ENDS) or length > MAX_SIGNATURE or _LIST_ITEM.match(line):
+            break
+    return collapse(" ".join(taken))
 
 
 def string_value(node: Node) -> str:
