@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["build_overview", "file_neighbours", "readme_purpose"]
 
 _README_NAMES = ("README.md", "README.rst", "README.txt", "README", "readme.md", "Readme.md")
+_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}$")  # an rst / setext title's underline or overline
+_NAV = re.compile(r"\[[^\]]*\]\([^)]*\)|[\s•|·,/-]")  # links and separators: what a navigation line holds
 _BADGE = re.compile(r"^\s*(\[!\[|!\[|<img|<p|<div|<a |<h\d|\.\. image::|:target:|=+$|-+$|#+\s*$)")
 
 
 def readme_purpose(project: LoadedProject, max_lines: int = 4) -> list[str]:
-    """The first prose lines of the README (badges, headings markup and blank lines skipped)."""
+    """The first prose lines of the README (badges, headings and their markup, blank lines skipped)."""
     for name in _README_NAMES:
         if name not in project.index_of_path:
             continue
@@ -31,20 +33,34 @@ def readme_purpose(project: LoadedProject, max_lines: int = 4) -> list[str]:
             text = (project.root / name).read_text(errors="replace")[:8000]
         except OSError:
             continue
-        lines: list[str] = []
-        for raw in text.splitlines():
-            line = raw.strip()
-            if not line:
-                if lines:
-                    break  # the first paragraph of prose is the purpose
-                continue
-            if line.startswith("#") or _BADGE.match(line) or line.startswith(("```", "---", "===")):
-                continue
-            lines.append(line)
-            if len(lines) >= max_lines:
-                break
-        return lines
+        return _first_paragraph(text.splitlines(), max_lines)
     return []
+
+
+def _first_paragraph(raw_lines: list[str], max_lines: int) -> list[str]:
+    lines: list[str] = []
+    for i, raw in enumerate(raw_lines):
+        line = raw.strip()
+        if not line:
+            if lines:
+                break  # the first paragraph of prose is the purpose
+            continue
+        underlined = i + 1 < len(raw_lines) and _ADORNMENT.match(raw_lines[i + 1].strip()) is not None
+        if (underlined or line.startswith("#") or _BADGE.match(line) or _ADORNMENT.match(line)
+                or line.startswith(("```", "---", "===")) or not _NAV.sub("", line)):
+            continue  # an rst or setext title (above its underline) is a heading; a line of links is navigation
+        lines.append(line)
+        if len(lines) >= max_lines:
+            break
+    return lines
+
+
+def _whole_sentences(text: str) -> str:
+    """``text`` without the sentence its line cap cut off, when there is a whole one before it."""
+    if text.endswith((".", "!", "?")):
+        return text
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    return text[: end + 1] if end > 0 else text
 
 
 def _layout(project: LoadedProject, limit: int = 14) -> list[str]:
@@ -77,7 +93,7 @@ def build_overview(project: LoadedProject, limit: int, *, compact: bool = False)
     lines.append(f"Root: {project.root} — {project.files} files, {project.symbols} symbols ({langs})")
     purpose = readme_purpose(project, 2 if compact else 4)
     if purpose:
-        lines.append("Purpose (README): " + " ".join(purpose))
+        lines.append("Purpose (README): " + _whole_sentences(" ".join(purpose)))
     entries = [project.paths[i] for i in range(project.files) if project.is_entry(i) and not project.is_test(i)]
     if entries:
         lines.append("Entry points: " + ", ".join(entries[:12]))
