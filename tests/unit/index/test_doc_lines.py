@@ -42,3 +42,21 @@ def test_a_run_on_doc_stops_near_the_signature_cap() -> None:
     source = f'def f():\n    """{wrapped.strip()}\n    """\n'
     doc = _doc("long.py", source, "f")
     assert 150 < len(doc) <= 200 and doc.endswith("…")
+
+
+def test_a_comment_block_of_one_line_comments_is_read_as_one() -> None:
+    """Python, Ruby and Go comments are a node per line: the sentence still runs on across them."""
+    source = ("class It:\n    # __aiter__() is a synchronous method that has to then return an\n"
+              "    # asynchronous iterator. Thus, nest a generator inside it.\n"
+              "    def __aiter__(self):\n        return self\n")
+    assert _doc("it.py", source, "__aiter__") == (
+        "__aiter__() is a synchronous method that has to then return an asynchronous iterator.")
+    go = "package p\n\n// NewLRU returns an empty cache holding\n// at most capacity keys.\nfunc NewLRU() {}\n"
+    assert _doc("lru.go", go, "NewLRU") == "NewLRU returns an empty cache holding at most capacity keys."
+
+
+def test_a_module_doc_from_opening_comments_stops_at_their_blank_line() -> None:
+    source = "# -*- coding: utf-8 -*-\n# Helpers for the\n# billing screens\n\n# (c) Example Corp\nimport os\n"
+    assert parse_file("billing.py", source.encode()).doc == "Helpers for the billing screens"
+    ruby = "# frozen_string_literal: true\n\n# Todo: a plain-text task list kept\n# in a JSON file.\nclass Todo; end\n"
+    assert parse_file("todo.rb", ruby.encode()).doc == "Todo: a plain-text task list kept in a JSON file."

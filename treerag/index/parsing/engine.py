@@ -272,25 +272,36 @@ class _LeadingComments:
                 self._by_end_row[_end_line(node) - 1] = node
 
     def before(self, node: Node) -> str:
-        """The first non-empty line of the contiguous comment block ending right above ``node``."""
+        """The first doc line of the contiguous comment block ending right above ``node``."""
         block: list[Node] = []
         row = node.start_point.row - 1
         while (comment := self._by_end_row.get(row)) is not None:
             block.append(comment)
             row = comment.start_point.row - 1
-        for comment in reversed(block):
-            if line := first_comment_line(node_text(comment)):
-                return line
-        return ""
+        return first_comment_line(_joined(reversed(block))) if block else ""
+
+
+def _joined(comments: Iterable[Node]) -> str:
+    """The text of consecutive comment nodes (one per line in Python, Ruby, Go…) as one comment, with a
+    blank line where a blank line parts them."""
+    parts: list[str] = []
+    last_row = None
+    for comment in comments:
+        if last_row is not None and comment.start_point.row > last_row + 1:
+            parts.append("")
+        parts.append(node_text(comment))
+        last_row = comment.end_point.row
+    return "\n".join(parts)
 
 
 def _module_doc(spec: LanguageSpec, root: Node) -> str:
     """The module docstring (Python) or else the first line of the comments opening the file."""
     child = root.named_child(0) if root.named_child_count else None
-    opening = ""
+    comments: list[Node] = []
     while child is not None and "comment" in child.type:
-        opening = opening or first_comment_line(node_text(child), skip_magic=True)
+        comments.append(child)
         child = child.next_named_sibling
+    opening = first_comment_line(_joined(comments), skip_magic=True) if comments else ""
     if spec.docstrings and child is not None and child.type == "expression_statement":
         string = child.named_child(0)
         if string is not None and string.type == "string":

@@ -54,6 +54,7 @@ _BODY_HOST_TYPES = frozenset({"variable_declarator"})
 _WHITESPACE = re.compile(r"\s+")
 # A doc line ending so is complete; one that does not runs on into the next line of its paragraph.
 _SENTENCE_ENDS = (".", "!", "?", ":", ";")
+_SENTENCE_END = re.compile(r"(?<=[\w)\]`'\"])[.!?](?=\s|$)")
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d+[.)]|@\w+)\s")  # a bullet or a tag is a line of its own
 _COMMENT_OPEN = re.compile(r"^\s*(?:/\*+!?|\*+(?!/)|//[/!]?|#+|=begin|=end)?")
 _COMMENT_CLOSE = re.compile(r"\s*\*+/\s*$")
@@ -163,6 +164,9 @@ def _first_sentence(lines: list[str]) -> str:
             if taken:
                 break
             continue
+        if taken and (end := _SENTENCE_END.search(line)) is not None:
+            taken.append(line[: end.start() + 1])  # a run-on line stops where its sentence does
+            break
         taken.append(line)
         length += len(line) + 1
         if line.endswith(_SENTENCE_ENDS) or length > MAX_SIGNATURE or _LIST_ITEM.match(line):
