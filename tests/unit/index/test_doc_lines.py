@@ -30,6 +30,8 @@ def test_a_jsdoc_sentence_wrapped_over_lines_is_whole() -> None:
     pytest.param("// Parse a header\n//\n// Details after a blank line.\n", "Parse a header", id="paragraph-ends"),
     pytest.param("// Options:\n// - verbose\n// - quiet\n", "Options:", id="colon-ends"),
     pytest.param("// - verbose\n// - quiet\n", "- verbose", id="bullet-alone"),
+    pytest.param("// Options for the run\n// - verbose\n", "Options for the run", id="list-after-first-line"),
+    pytest.param("/**\n * Parse one line\n * @param line the text\n */\n", "Parse one line", id="tag-after-first-line"),
 ])
 def test_a_comment_runs_on_only_within_its_first_sentence(comment: str, expected: str) -> None:
     source = comment + "function parse(line) {\n  return line;\n}\n"

@@ -164,6 +164,8 @@ def _first_sentence(lines: list[str]) -> str:
             if taken:
                 break
             continue
+        if taken and _LIST_ITEM.match(line):
+            break  # a list or a tag after the first line is not part of its sentence
         if taken and (end := _SENTENCE_END.search(line)) is not None:
             taken.append(line[: end.start() + 1])  # a run-on line stops where its sentence does
             break
