@@ -29,6 +29,7 @@ automatically; a code nobody registered comes back as :class:`RemoteError`.
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 __all__ = [
@@ -160,9 +161,16 @@ class ProjectNotFound(ProjectError):
     code = "project_not_found"
     path: str | None = None
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, want_directory: bool = False) -> None:
+        """``want_directory``: ``path`` was to be a project root (``treerag index``), not any path in one."""
         self.path = path
-        super().__init__(f"no treerag project at {path}; index it with `treerag index {path}`")
+        if not os.path.exists(path):
+            message = f"no such file or directory: {path}"
+        elif not os.path.isdir(path):
+            message = f"not a directory: {path}" if want_directory else f"no treerag project contains {path}"
+        else:
+            message = f"no treerag project at {path}; index it with `treerag index {path}`"
+        super().__init__(message)
 
 
 class PathOutsideProject(ProjectError):

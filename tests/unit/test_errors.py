@@ -103,3 +103,14 @@ def test_exported_members() -> None:
     public = {name for name in vars(errors) if not name.startswith("_") and name[0].isupper()}
     public.add("error_from_code")
     assert set(errors.__all__) == public - {"Any", "TypeVar"}
+
+
+def test_a_missing_project_says_what_the_path_is(tmp_path) -> None:
+    """A directory gets the hint to index it; a missing path or a file never does (indexing them cannot work)."""
+    file = tmp_path / "notes.txt"
+    file.write_text("x")
+    assert str(ProjectNotFound(str(tmp_path))) == (
+        f"no treerag project at {tmp_path}; index it with `treerag index {tmp_path}`")
+    assert str(ProjectNotFound(str(tmp_path / "gone"))) == f"no such file or directory: {tmp_path / 'gone'}"
+    assert str(ProjectNotFound(str(file))) == f"no treerag project contains {file}"
+    assert str(ProjectNotFound(str(file), want_directory=True)) == f"not a directory: {file}"

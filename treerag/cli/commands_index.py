@@ -76,7 +76,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if not root.is_dir():
         from treerag.errors import ProjectNotFound
 
-        raise ProjectNotFound(str(root))
+        raise ProjectNotFound(str(root), want_directory=True)
     client, local = open_backend(load(args))
     bar = _ProgressBar()
     with client:

@@ -178,7 +178,7 @@ class ProjectManager:
             if not create:
                 raise ProjectNotFound(str(root))
             if not root.is_dir():
-                raise ProjectNotFound(str(root))
+                raise ProjectNotFound(str(root), want_directory=True)
             entry = ProjectEntry(root=root, dir=self.projects_dir / project_id(root))
             self.entries[root] = entry
         return entry
