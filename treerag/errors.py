@@ -162,7 +162,8 @@ class ProjectNotFound(ProjectError):
     path: str | None = None
 
     def __init__(self, path: str, *, want_directory: bool = False) -> None:
-        """``want_directory``: ``path`` was to be a project root (``treerag index``), not any path in one."""
+        """The message says what ``path`` is (missing, a file, a directory: one stat where it is raised, never
+        on a hot path). ``want_directory``: it was to be a project root (``treerag index``)."""
         self.path = path
         if not os.path.exists(path):
             message = f"no such file or directory: {path}"

@@ -81,8 +81,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     bar = _ProgressBar()
     with client:
         if bar.enabled:
-            if local:  # in-process: the events are pushed while the index call runs, so take them there
-                client.transport.connection.listener = bar
+            if local:
+                client.transport.stream_events(bar)
             else:
                 client.on_event = bar
             client.call("subscribe", topics=["progress"])

@@ -61,6 +61,11 @@ class MemoryTransport:
         self.connection = FakeConnection()
         self._replies: list[dict[str, Any]] = []
 
+    def stream_events(self, callback: Callable[[Any], None]) -> None:
+        """Hand each event to ``callback`` as it is pushed, while the request that caused it still runs
+        (``send`` returns only when the request is done, too late for a progress bar)."""
+        self.connection.listener = callback
+
     def send(self, message: dict[str, Any]) -> None:
         self._replies.append(anyio.run(dispatch, self.daemon, message, self.connection))
 

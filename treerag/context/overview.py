@@ -21,7 +21,7 @@ __all__ = ["build_overview", "file_neighbours", "readme_purpose"]
 _README_NAMES = ("README.md", "README.rst", "README.txt", "README", "readme.md", "Readme.md")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}$")  # an rst / setext title's underline or overline
 _NAV = re.compile(r"\[[^\]]*\]\([^)]*\)|[\s•|·,/-]")  # links and separators: what a navigation line holds
-_BADGE = re.compile(r"^\s*(\[!\[|!\[|<img|<p|<div|<a |<h\d|\.\. image::|:target:|=+$|-+$|#+\s*$)")
+_BADGE = re.compile(r"^\s*(\[!\[|!\[|<img|<p|<div|<a |<h\d|\.\. image::|:target:|#+\s*$)")
 
 
 def readme_purpose(project: LoadedProject, max_lines: int = 4) -> list[str]:
